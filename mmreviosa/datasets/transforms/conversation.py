@@ -1,0 +1,129 @@
+"""The InternVL-2.5 chat format of ReVIOSa and its tokenization.
+
+A training item becomes::
+
+    <|im_start|>system\n{SYSTEM}<|im_end|>\n
+    <|im_start|>user\n<img><IMG_CONTEXT>*N</img>\n ... (one per key frame)
+    {QUESTION}<|im_end|>\n<|im_start|>assistant\n{ANSWER}<|im_end|>
+
+with the loss on ``{ANSWER}<|im_end|>`` only.  The answer names the roles:
+"Sure, it is [SEG_ACT] and [SEG_TAR]." for an interaction,
+"Sure, it is [SEG_ACT]." without one, and "Sure, it is [SEG]." for the
+single-token baseline.
+"""
+from typing import Dict, List, Optional
+
+import torch
+from mmcv.transforms import BaseTransform
+from xtuner.utils import PROMPT_TEMPLATE
+
+from mmreviosa.models.mllm.tokenizer import (ACTOR_TOKEN, IMG_CONTEXT_TOKEN,
+                                             IMG_END_TOKEN, IMG_START_TOKEN,
+                                             SEG_TOKEN, TARGET_TOKEN,
+                                             build_tokenizer_from_cfg,
+                                             get_special_token_ids)
+from mmreviosa.registry import TRANSFORMS
+
+# The system prompt of the InternVL-2.5 chat template (its English form).
+SYSTEM_PROMPT = ('You are InternVL, a multimodal large language model jointly '
+                 'developed by Shanghai AI Laboratory and SenseTime.')
+QUESTION_TEMPLATES = {
+    # ReVIOSa: segment the actor, and the target when there is an interaction.
+    'roles': 'Please segment the actor and, if it interacts with another '
+             'object, the target in this video: {exp}.',
+    # Single-[SEG] baseline: segment the referred object.
+    'single': 'Please segment the object referred to in this video: {exp}.',
+    # Zero-shot target probing of the single-[SEG] model (paper's ablation).
+    'single_target': 'Please segment the object that the following expression '
+                     'acts upon in this video: {exp}.',
+}
+ANSWER_ACTOR_TARGET = f'Sure, it is {ACTOR_TOKEN} and {TARGET_TOKEN}.'
+ANSWER_ACTOR = f'Sure, it is {ACTOR_TOKEN}.'
+ANSWER_SINGLE = f'Sure, it is {SEG_TOKEN}.'
+IGNORE_INDEX = -100
+# InternVL-2.5 (Qwen2.5 LLM) speaks ChatML, which is xtuner's `qwen_chat` template.
+CHAT_TEMPLATE = PROMPT_TEMPLATE.qwen_chat
+
+
+def build_answer(mode: str, has_interaction: bool) -> str:
+    """The answer the model is taught to give for ``mode`` ('roles'/'single'/'single_target')."""
+    if mode == 'roles':
+        return ANSWER_ACTOR_TARGET if has_interaction else ANSWER_ACTOR
+    return ANSWER_SINGLE
+
+
+def build_prompt(question: str, num_frames: int, num_image_tokens: int) -> str:
+    """The chat prompt up to (and including) the assistant header."""
+    image_block = ''.join(
+        f'{IMG_START_TOKEN}{IMG_CONTEXT_TOKEN * num_image_tokens}{IMG_END_TOKEN}\n'
+        for _ in range(num_frames))
+    return (CHAT_TEMPLATE['SYSTEM'].format(system=SYSTEM_PROMPT) +
+            CHAT_TEMPLATE['INSTRUCTION'].format(input=image_block + question))
+
+
+def corpus_sentences() -> List[str]:
+    """Fixed text of the templates (used to train the tiny tokenizer)."""
+    out = [SYSTEM_PROMPT, ANSWER_ACTOR_TARGET, ANSWER_ACTOR, ANSWER_SINGLE]
+    out += [q.replace('{exp}', '') for q in QUESTION_TEMPLATES.values()]
+    out += ['<|im_start|>system\n', '<|im_start|>user\n', '<|im_start|>assistant\n']
+    return out
+
+
+@TRANSFORMS.register_module()
+class TokenizeConversation(BaseTransform):
+    """Build the chat text of an item and tokenize it.
+
+    Required keys: ``expression``, ``has_interaction``, ``key_frame_inds``.
+    Added keys: ``input_ids`` (L,) long, ``labels`` (L,) long (``-100`` on the
+    prompt; absent with ``with_answer=False``), ``question``, ``answer``,
+    ``role_token_ids``.
+
+    Args:
+        tokenizer (dict): config of the tokenizer, the same dict the model gets.
+        num_image_tokens (int): visual tokens per frame after pixel shuffle
+            (256 for InternVL-2.5 at 448 px).
+        mode (str): 'roles' (ReVIOSa), 'single' (one [SEG] for the actor) or
+            'single_target' (probe the single-[SEG] model for the target).
+        with_answer (bool): append the answer and build ``labels`` (training).
+        max_length (int, optional): raise if the prompt is longer.
+    """
+
+    def __init__(self, tokenizer, num_image_tokens: int, mode: str = 'roles',
+                 with_answer: bool = True, max_length: Optional[int] = None):
+        if mode not in QUESTION_TEMPLATES:
+            raise ValueError(f'mode must be one of {list(QUESTION_TEMPLATES)}, got {mode!r}')
+        self.tokenizer = build_tokenizer_from_cfg(tokenizer)
+        self.num_image_tokens = num_image_tokens
+        self.mode = mode
+        self.with_answer = with_answer
+        self.max_length = max_length
+        self.role_token_ids = get_special_token_ids(self.tokenizer)
+
+    def _encode(self, text: str) -> List[int]:
+        return self.tokenizer(text, add_special_tokens=False)['input_ids']
+
+    def transform(self, results: Dict) -> Dict:
+        question = QUESTION_TEMPLATES[self.mode].format(exp=results['expression'].strip().rstrip('.'))
+        prompt = build_prompt(question, len(results['key_frame_inds']), self.num_image_tokens)
+        prompt_ids = self._encode(prompt)
+        answer = build_answer(self.mode, bool(results['has_interaction']))
+        if self.with_answer:
+            answer_ids = self._encode(answer + CHAT_TEMPLATE['SUFFIX'])
+            input_ids = prompt_ids + answer_ids
+            labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+            results['labels'] = torch.tensor(labels, dtype=torch.long)
+        else:
+            input_ids = prompt_ids
+        if self.max_length is not None and len(input_ids) > self.max_length:
+            raise ValueError(
+                f'video {results.get("video_id")} expression {results.get("exp_id")}: '
+                f'{len(input_ids)} tokens exceed max_length={self.max_length}')
+        results['input_ids'] = torch.tensor(input_ids, dtype=torch.long)
+        results['question'] = question
+        results['answer'] = answer
+        results['role_token_ids'] = self.role_token_ids
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_image_tokens={self.num_image_tokens}, '
+                f'mode={self.mode!r}, with_answer={self.with_answer})')

@@ -1,0 +1,3 @@
+from .data_sample import InterRVOSDataSample
+
+__all__ = ['InterRVOSDataSample']
