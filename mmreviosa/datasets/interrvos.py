@@ -1,0 +1,417 @@
+"""The InterRVOS dataset: one item per (video, expression) pair."""
+import json
+import logging
+import os
+import os.path as osp
+import pickle
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.logging import print_log
+
+from mmreviosa.datasets.layouts import (InvalidAnnotationError, get_layout, parse_expression,
+                                        resolve_ann_file)
+from mmreviosa.datasets.video_io import (VIDEO_EXTENSIONS, count_video_frames,
+                                         frame_names_for_length, video_frame_size)
+from mmreviosa.registry import DATASETS
+
+#: Folder of the per-video JPEG folders (and, optionally, of video files).
+FRAME_FOLDER = 'JPEGImages'
+#: Folders searched, in order, for ``<video_id>.<ext>`` when no JPEG folder exists.
+VIDEO_FOLDERS = (FRAME_FOLDER, 'videos')
+
+
+class PickledStore:
+    """A read-only ``str -> value`` mapping held as pickled bytes in numpy arrays.
+
+    Keys live in a sorted numpy string array and values in one byte buffer, so
+    dataloader workers forked from the main process share the pages instead of
+    copying them on first read (Python objects would be copied because reading
+    them touches their reference counts).  This is how mmengine stores
+    ``data_list``; here it holds what many items share (a video's frame list,
+    an annotation's masks) exactly once.
+    """
+
+    def __init__(self, items: Dict[str, Any]):
+        keys = sorted(items)
+        blobs = [pickle.dumps(items[k], protocol=4) for k in keys]
+        self._keys = np.array(keys, dtype=str) if keys else np.zeros(0, dtype='<U1')
+        self._ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
+        self._bytes = np.frombuffer(b''.join(blobs), dtype=np.uint8)
+
+    def _find(self, key: str) -> int:
+        pos = int(np.searchsorted(self._keys, key))
+        if pos >= len(self._keys) or self._keys[pos] != key:
+            return -1
+        return pos
+
+    def __contains__(self, key: str) -> bool:
+        return self._find(key) >= 0
+
+    def __getitem__(self, key: str) -> Any:
+        pos = self._find(key)
+        if pos < 0:
+            raise KeyError(key)
+        start = 0 if pos == 0 else int(self._ends[pos - 1])
+        return pickle.loads(memoryview(self._bytes[start:int(self._ends[pos])]))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def _natural_key(exp_id: str):
+    return (0, int(exp_id), '') if exp_id.isdigit() else (1, 0, exp_id)
+
+
+def read_json_file(path: str, what: str) -> Any:
+    """Load a JSON file; errors name the file and say what it should hold."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    try:
+        with open(path, 'r', encoding='utf-8') as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f'{path} is not valid JSON ({what}): {err}') from err
+
+
+def _image_size(path: str) -> tuple:
+    """``(H, W)`` from an image header (the pixels are not decoded)."""
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except Exception as err:  # PIL raises UnidentifiedImageError, OSError, SyntaxError
+        raise InvalidAnnotationError(f'cannot read image {path}: {err}') from err
+
+
+@DATASETS.register_module()
+class InterRVOSDataset(BaseDataset):
+    """Referring video object segmentation with actor and target roles.
+
+    ``data_root`` is a split folder (e.g. ``data/intershapes/valid``) with
+    ``JPEGImages/<video>/<frame>.jpg``, ``meta_expressions.json`` and
+    ``mask_dict.json`` (see ``layouts.py`` for MeViS, ReVOS, Ref-YouTube-VOS and
+    Ref-DAVIS).  Instead of a JPEG folder a video may be a file
+    ``JPEGImages/<video>.mp4`` or ``videos/<video>.mp4`` (any suffix of
+    ``VIDEO_EXTENSIONS``), decoded with PyAV; its frame names are the
+    meta file's ``frames`` (whose length must equal the decoded frame count)
+    or, when absent, zero-padded indices.
+
+    Each item (``get_data_info``) holds: video_id, exp_id, expression,
+    frame_names (all frames of the video), frame_paths (None for a video
+    file), video_path (None for JPEGs), num_video_frames, ori_shape (H, W),
+    obj_id, anno_id (actor), target_obj_id, target_anno_id ([] without an
+    interaction), has_interaction (``bool(target_anno_id)``), pair_exp_id
+    (None if missing), mask_format ('rle', 'palette' or None when the split
+    has no masks), sample_idx, type_id (ReVOS), and the mask source:
+    ``actor_rles`` / ``target_rles`` (one list of per-frame RLE-or-None per
+    anno id) for 'rle', ``mask_paths`` (one PNG per frame) for 'palette'.
+
+    Memory: the masks and frame lists are stored once per dataset in
+    :class:`PickledStore` byte buffers (not per item, not as Python objects),
+    and the serialized items hold only ids, so N workers share them.
+
+    Validation at load time (each a clear error naming the file, video id and
+    expression id; with ``skip_invalid=True`` a logged skip instead, with a
+    summary count, and the list in ``self.skipped``): unreadable or malformed
+    JSON (always an error); a video with 0 frames; a frame list naming files
+    missing from the folder (extra files in the folder are allowed); a first
+    frame whose header cannot be read; an anno id missing from mask_dict; a
+    mask list whose length differs from the frame count; an RLE whose size
+    differs from the frame size; an expression without an actor (when masks
+    exist); a ``pair_exp_id`` not in the video.  A video with a single frame
+    is allowed (training samples it repeatedly).  Decoding errors of a frame
+    (corrupt JPEG) surface in ``LoadVideoFrames`` with the same naming.
+
+    Args:
+        data_root (str): the split folder.
+        pipeline (list[dict | callable]): transforms.
+        layout (str): 'interrvos', 'mevis', 'revos', 'refytvos' or 'refdavis'.
+        ann_file (str, optional): expression file (absolute or relative to
+            ``data_root``); default: the layout's.
+        mask_file (str, optional): mask_dict JSON or palette-PNG folder
+            relative to ``data_root``; default: the layout's.  When it does not
+            exist, ``test_mode=True`` loads items without masks and
+            ``test_mode=False`` raises.
+        frame_ext (str): suffix of the frame files.
+        skip_invalid (bool): skip (and log) invalid expressions instead of raising.
+        max_expressions (int, optional): keep the first N items (videos sorted
+            by id, expressions by numeric id).
+        test_mode, serialize_data, lazy_init, indices, metainfo, max_refetch:
+            as in :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    METAINFO = dict(task='InterRVOS', roles=('actor', 'target'))
+
+    def __init__(self,
+                 data_root: str,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 layout: str = 'interrvos',
+                 ann_file: Optional[str] = None,
+                 mask_file: Optional[str] = None,
+                 frame_ext: str = '.jpg',
+                 skip_invalid: bool = False,
+                 max_expressions: Optional[int] = None,
+                 test_mode: bool = False,
+                 serialize_data: bool = True,
+                 lazy_init: bool = False,
+                 indices: Optional[Union[int, Sequence[int]]] = None,
+                 metainfo: Optional[dict] = None,
+                 max_refetch: int = 1000):
+        self.layout = layout
+        self._layout = get_layout(layout)
+        self.mask_path = osp.join(data_root, mask_file or self._layout.mask_file)
+        self.frame_root = osp.join(data_root, FRAME_FOLDER)
+        self.frame_ext = frame_ext
+        self.skip_invalid = skip_invalid
+        if max_expressions is not None and max_expressions < 1:
+            raise ValueError(f'max_expressions must be >= 1 or None, got {max_expressions}')
+        self.max_expressions = max_expressions
+        self.skipped: List[tuple] = []
+        self.mask_format: Optional[str] = None
+        self._video_store: Optional[PickledStore] = None
+        self._mask_store: Optional[PickledStore] = None
+        self._anno_errors: Dict[str, Optional[str]] = {}
+        super().__init__(
+            ann_file=resolve_ann_file(layout, data_root, ann_file, test_mode),
+            metainfo=metainfo, data_root=data_root, data_prefix=dict(),
+            indices=indices, serialize_data=serialize_data, pipeline=list(pipeline),
+            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
+
+    # ------------------------------------------------------------------ loading
+    def load_data_list(self) -> List[dict]:
+        """Read the expression file once and validate every item (see class doc)."""
+        meta = read_json_file(self.ann_file, f'expression file of layout {self.layout!r}')
+        videos = meta.get('videos') if isinstance(meta, dict) else None
+        if not isinstance(videos, dict):
+            raise ValueError(f'{self.ann_file}: expected {{"videos": {{<video_id>: ...}}}}')
+        mask_dict = self._open_mask_source()
+        self.skipped = []
+        data_list, video_infos, num_seen = [], {}, 0
+        for video_id in sorted(videos):
+            entry = videos[video_id]
+            where_video = f'{self.ann_file}: video {video_id}'
+            exps = entry.get('expressions') if isinstance(entry, dict) else None
+            if not isinstance(exps, dict):
+                num_seen += 1
+                self._reject(video_id, '*', InvalidAnnotationError(
+                    f'{where_video}: expected {{"frames": [...], "expressions": {{...}}}}'))
+                continue
+            exp_ids = sorted(exps, key=_natural_key)
+            num_seen += len(exp_ids)
+            try:
+                video = self._read_video(video_id, entry, where_video)
+            except InvalidAnnotationError as err:
+                for exp_id in exp_ids:
+                    self._reject(video_id, exp_id, err)
+                continue
+            for exp_id in exp_ids:
+                where = f'{where_video} expression {exp_id}'
+                try:
+                    item = parse_expression(self.layout, exps[exp_id], where)
+                    self._check_item(item, exp_id, exps, video, mask_dict, where)
+                except InvalidAnnotationError as err:
+                    self._reject(video_id, exp_id, err)
+                    continue
+                item.update(video_id=video_id, exp_id=exp_id,
+                            num_video_frames=len(video['frame_names']),
+                            ori_shape=video['ori_shape'],
+                            has_interaction=bool(item['target_anno_id']),
+                            mask_format=self.mask_format)
+                data_list.append(item)
+                video_infos[video_id] = video
+            if self.max_expressions is not None and len(data_list) >= self.max_expressions:
+                data_list = data_list[:self.max_expressions]
+                break
+        if self.skipped:
+            print_log(f'{type(self).__name__}: skipped {len(self.skipped)} of {num_seen} '
+                      f'expressions as invalid in {self.ann_file}', logger='current',
+                      level=logging.WARNING)
+        self._build_stores(data_list, video_infos, mask_dict)
+        return data_list
+
+    def _reject(self, video_id: str, exp_id: str, err: InvalidAnnotationError) -> None:
+        if not self.skip_invalid:
+            raise err
+        self.skipped.append((video_id, exp_id, str(err)))
+        print_log(f'Skipped video {video_id} expression {exp_id}: {err}', logger='current',
+                  level=logging.WARNING)
+
+    def _open_mask_source(self) -> Optional[dict]:
+        """Set ``self.mask_format`` and return the mask_dict (rle) or None."""
+        exists = osp.isfile(self.mask_path) if self._layout.mask_format == 'rle' \
+            else osp.isdir(self.mask_path)
+        if not exists:
+            if not self.test_mode:
+                raise FileNotFoundError(
+                    f'Masks of {self.data_root} not found at {self.mask_path}; training needs '
+                    f'them (test_mode=True loads a split without masks)')
+            print_log(f'No masks at {self.mask_path}: items have no ground truth',
+                      logger='current', level=logging.INFO)
+            self.mask_format = None
+            return None
+        self.mask_format = self._layout.mask_format
+        if self.mask_format == 'palette':
+            return None
+        mask_dict = read_json_file(self.mask_path, 'mask_dict (anno id -> per-frame RLE)')
+        if not isinstance(mask_dict, dict):
+            raise ValueError(f'{self.mask_path}: expected {{"<anno_id>": [RLE or null, ...]}}')
+        self._anno_errors = {}
+        return mask_dict
+
+    def _find_video_file(self, video_id: str) -> Optional[str]:
+        for folder in VIDEO_FOLDERS:
+            for ext in VIDEO_EXTENSIONS:
+                path = osp.join(self.data_root, folder, video_id + ext)
+                if osp.isfile(path):
+                    return path
+        return None
+
+    def _read_video(self, video_id: str, entry: dict, where: str) -> dict:
+        """Frame names, frame source and frame size of one video."""
+        frames = entry.get('frames')
+        if frames is not None and not (isinstance(frames, list)
+                                       and all(isinstance(f, str) for f in frames)):
+            raise InvalidAnnotationError(f'{where}: "frames" must be a list of frame names')
+        frame_dir = osp.join(self.frame_root, video_id)
+        video_path = None
+        if osp.isdir(frame_dir):
+            present = set(os.listdir(frame_dir))
+            if frames is None:
+                frames = sorted(osp.splitext(f)[0] for f in present if f.endswith(self.frame_ext))
+            if not frames:
+                raise InvalidAnnotationError(f'{where}: the video has 0 frames ({frame_dir})')
+            missing = [f for f in frames if f + self.frame_ext not in present]
+            if missing:
+                raise InvalidAnnotationError(
+                    f'{where}: {len(missing)} of {len(frames)} listed frames are not in '
+                    f'{frame_dir}, e.g. {missing[:3]} (frame list does not match the folder)')
+            ori_shape = _image_size(osp.join(frame_dir, frames[0] + self.frame_ext))
+        else:
+            frame_dir = None
+            video_path = self._find_video_file(video_id)
+            if video_path is None:
+                raise InvalidAnnotationError(
+                    f'{where}: no frames: neither folder {osp.join(self.frame_root, video_id)} '
+                    f'nor a video file {video_id}.<{"|".join(e[1:] for e in VIDEO_EXTENSIONS)}> '
+                    f'in {list(VIDEO_FOLDERS)}')
+            try:
+                num_frames = count_video_frames(video_path)
+                ori_shape = video_frame_size(video_path)
+            except OSError as err:
+                raise InvalidAnnotationError(f'{where}: {err}') from err
+            if frames is None:
+                frames = frame_names_for_length(num_frames)
+            if num_frames == 0 or not frames:
+                raise InvalidAnnotationError(f'{where}: the video has 0 frames ({video_path})')
+            if len(frames) != num_frames:
+                raise InvalidAnnotationError(
+                    f'{where}: the meta file lists {len(frames)} frames but {video_path} '
+                    f'has {num_frames}')
+        if len(set(frames)) != len(frames):
+            raise InvalidAnnotationError(f'{where}: the frame list has repeated names')
+        video = dict(frame_names=list(frames), frame_dir=frame_dir, video_path=video_path,
+                     ori_shape=tuple(ori_shape), mask_dir=None)
+        if self.mask_format == 'palette':
+            video['mask_dir'] = self._check_palette_dir(video_id, video, where)
+        return video
+
+    def _check_palette_dir(self, video_id: str, video: dict, where: str) -> str:
+        mask_dir = osp.join(self.mask_path, video_id)
+        present = set(os.listdir(mask_dir)) if osp.isdir(mask_dir) else set()
+        missing = [f for f in video['frame_names'] if f + '.png' not in present]
+        if missing:
+            raise InvalidAnnotationError(
+                f'{where}: {len(missing)} frames have no mask PNG in {mask_dir}, e.g. {missing[:3]}')
+        shape = _image_size(osp.join(mask_dir, video['frame_names'][0] + '.png'))
+        if shape != video['ori_shape']:
+            raise InvalidAnnotationError(
+                f'{where}: mask PNG size {shape} differs from the frame size {video["ori_shape"]}')
+        return mask_dir
+
+    def _check_item(self, item: dict, exp_id: str, exps: dict, video: dict,
+                    mask_dict: Optional[dict], where: str) -> None:
+        pair = item['pair_exp_id']
+        if pair is not None and (pair not in exps or pair == exp_id):
+            raise InvalidAnnotationError(
+                f'{where}: pair_exp_id {pair!r} is not another expression of this video')
+        if self.mask_format == 'palette':
+            if not item['obj_id'] or not all(0 < i < 256 for i in item['obj_id']):
+                raise InvalidAnnotationError(
+                    f'{where}: expected obj_id palette indices in 1..255, got {item["obj_id"]}')
+        elif self.mask_format == 'rle':
+            if not item['anno_id']:
+                raise InvalidAnnotationError(f'{where}: no actor anno_id')
+            for anno_id in item['anno_id'] + item['target_anno_id']:
+                error = self._check_anno(anno_id, video, mask_dict)
+                if error:
+                    raise InvalidAnnotationError(f'{where}: {error}')
+
+    def _check_anno(self, anno_id: str, video: dict, mask_dict: dict) -> Optional[str]:
+        """Why the masks of ``anno_id`` do not fit ``video`` (None if they do); cached."""
+        if anno_id in self._anno_errors:
+            return self._anno_errors[anno_id]
+        error, rles = None, mask_dict.get(anno_id)
+        names, shape = video['frame_names'], list(video['ori_shape'])
+        if anno_id not in mask_dict:
+            error = f'anno id {anno_id} is missing from {self.mask_path}'
+        elif not isinstance(rles, list) or len(rles) != len(names):
+            num = len(rles) if isinstance(rles, list) else type(rles).__name__
+            error = (f'anno id {anno_id} has {num} masks in {self.mask_path}, expected one '
+                     f'(RLE or null) per frame ({len(names)})')
+        else:
+            for name, rle in zip(names, rles):
+                if rle is None:
+                    continue
+                if not isinstance(rle, dict) or 'counts' not in rle or 'size' not in rle:
+                    error = f'anno id {anno_id} frame {name}: expected a COCO RLE, got {rle!r:.80}'
+                elif list(rle['size']) != shape:
+                    error = (f'anno id {anno_id} frame {name}: RLE size {list(rle["size"])} '
+                             f'differs from the frame size {shape}')
+                if error:
+                    break
+        self._anno_errors[anno_id] = error
+        return error
+
+    def _build_stores(self, data_list: List[dict], video_infos: Dict[str, dict],
+                      mask_dict: Optional[dict]) -> None:
+        used = {v: video_infos[v] for v in {item['video_id'] for item in data_list}}
+        self._video_store = PickledStore(used)
+        annos = {}
+        if mask_dict is not None:
+            for item in data_list:
+                for anno_id in item['anno_id'] + item['target_anno_id']:
+                    annos[anno_id] = mask_dict[anno_id]
+        self._mask_store = PickledStore(annos)
+        self._anno_errors = {}
+
+    # ------------------------------------------------------------------ access
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """The idx-th item with its frame paths and mask source attached."""
+        info = super().get_data_info(idx)
+        video = self._video_store[info['video_id']]
+        names = video['frame_names']
+        info['frame_names'] = names
+        info['video_path'] = video['video_path']
+        info['frame_paths'] = None if video['frame_dir'] is None else [
+            osp.join(video['frame_dir'], n + self.frame_ext) for n in names]
+        if info['mask_format'] == 'rle':
+            info['actor_rles'] = [self._mask_store[a] for a in info['anno_id']]
+            info['target_rles'] = [self._mask_store[a] for a in info['target_anno_id']]
+        elif info['mask_format'] == 'palette':
+            info['mask_paths'] = [osp.join(video['mask_dir'], n + '.png') for n in names]
+        return info
+
+    def expression_index(self) -> Dict[tuple, int]:
+        """``{(video_id, exp_id): index}`` of every item (e.g. to look up pairs)."""
+        index = {}
+        for idx in range(len(self)):
+            item = self.get_raw_item(idx)
+            index[(item['video_id'], item['exp_id'])] = idx
+        return index
+
+    def get_raw_item(self, idx: int) -> dict:
+        """The stored fields of item ``idx`` (ids only; no paths or masks)."""
+        return BaseDataset.get_data_info(self, idx)

@@ -1,0 +1,171 @@
+"""Where each supported dataset keeps its files, and how its expressions read.
+
+Every layout is read into the same per-expression fields (contract 2 of the
+InterRVOS data format)::
+
+    expression (str), obj_id (list[int]), anno_id (list[str]),
+    target_obj_id (list[int]), target_anno_id (list[str]),
+    pair_exp_id (str | None), plus the layout's extra keys (ReVOS: type_id)
+
+Layouts (``data_root`` is always the folder holding ``JPEGImages/``):
+
+``interrvos``
+    ``meta_expressions.json`` + ``mask_dict.json`` (COCO RLE per anno id and
+    frame) with the actor and target fields; MeViS files read as actor-only.
+``mevis``
+    MeViS (``train``, ``valid_u``, ``valid``): the same files; only ``exp``,
+    ``obj_id`` and ``anno_id`` are read, so every expression is actor-only.
+``revos``
+    ReVOS: one folder for all splits, with ``meta_expressions_train_.json``
+    (default when ``test_mode=False``) or ``meta_expressions_valid_.json``
+    (default when ``test_mode=True``) and ``mask_dict.json``; ``type_id``
+    (0 referring, 1 reasoning) is kept.  Actor-only.
+``refytvos`` / ``refdavis``
+    Ref-YouTube-VOS and Ref-DAVIS17 (the Ref-YouTube-VOS-style layout of the
+    DAVIS text annotations): ``ROOT/<split>/{JPEGImages,Annotations}`` with the
+    expressions in ``ROOT/meta_expressions/<split>/meta_expressions.json``
+    (or ``<split>/meta_expressions.json``).  Masks are palette PNGs
+    ``Annotations/<video>/<frame>.png`` whose pixel values are the object ids;
+    each expression names one ``obj_id``.  Actor-only; ``anno_id`` is empty.
+"""
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+
+class InvalidAnnotationError(ValueError):
+    """An annotation that cannot give a correct sample (names file, video, expression)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Files and fields of one dataset layout.
+
+    Args:
+        ann_files: candidate expression files relative to ``data_root``
+            (``{split}`` is the name of the ``data_root`` folder); the first
+            that exists is read.
+        test_ann_files: candidates used instead when ``test_mode=True``
+            (empty: the same as ``ann_files``).
+        mask_file: the mask source relative to ``data_root``: a mask_dict JSON
+            (``mask_format='rle'``) or a folder of palette PNGs ('palette').
+        mask_format: 'rle' or 'palette'.
+        with_roles: read the target fields and ``pair_exp_id``.
+        extra_keys: expression keys copied unchanged when present.
+    """
+    ann_files: Tuple[str, ...]
+    mask_file: str
+    mask_format: str
+    with_roles: bool = False
+    test_ann_files: Tuple[str, ...] = ()
+    extra_keys: Tuple[str, ...] = field(default_factory=tuple)
+
+
+_YTVOS_ANN_FILES = ('meta_expressions.json',
+                    osp.join('..', 'meta_expressions', '{split}', 'meta_expressions.json'))
+
+LAYOUTS: Dict[str, Layout] = {
+    'interrvos': Layout(('meta_expressions.json', ), 'mask_dict.json', 'rle', with_roles=True),
+    'mevis': Layout(('meta_expressions.json', ), 'mask_dict.json', 'rle'),
+    'revos': Layout(('meta_expressions_train_.json', ), 'mask_dict.json', 'rle',
+                    test_ann_files=('meta_expressions_valid_.json', ),
+                    extra_keys=('type_id', )),
+    'refytvos': Layout(_YTVOS_ANN_FILES, 'Annotations', 'palette'),
+    'refdavis': Layout(_YTVOS_ANN_FILES, 'Annotations', 'palette'),
+}
+
+
+def get_layout(name: str) -> Layout:
+    """The :class:`Layout` called ``name``; raises listing the known ones."""
+    if name not in LAYOUTS:
+        raise ValueError(f'Unknown dataset layout {name!r}; expected one of {sorted(LAYOUTS)}')
+    return LAYOUTS[name]
+
+
+def resolve_ann_file(layout: str, data_root: str, ann_file: Optional[str] = None,
+                     test_mode: bool = False) -> str:
+    """Path of the expression file of ``data_root`` under ``layout``.
+
+    Args:
+        layout: a key of :data:`LAYOUTS`.
+        data_root: the split folder.
+        ann_file: an explicit file (absolute, or relative to ``data_root``);
+            ``None`` picks the first existing default of the layout.
+        test_mode: use the layout's test-time defaults (ReVOS).
+
+    Returns:
+        str: the path (not checked for existence when ``ann_file`` is given).
+    """
+    spec = get_layout(layout)
+    if ann_file is not None:
+        return ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
+    split = osp.basename(osp.normpath(data_root))
+    candidates = spec.test_ann_files if (test_mode and spec.test_ann_files) else spec.ann_files
+    paths = [osp.normpath(osp.join(data_root, c.format(split=split))) for c in candidates]
+    for path in paths:
+        if osp.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f'No expression file for layout {layout!r} under {data_root}: tried {paths}')
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _int_ids(value: Any, name: str, where: str) -> List[int]:
+    try:
+        return [int(v) for v in _as_list(value)]
+    except (TypeError, ValueError):
+        raise InvalidAnnotationError(f'{where}: {name} must be a list of integers, got {value!r}')
+
+
+def _str_ids(value: Any, name: str, where: str) -> List[str]:
+    ids = _as_list(value)
+    if not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in ids):
+        raise InvalidAnnotationError(f'{where}: {name} must be a list of ids, got {value!r}')
+    return [str(v) for v in ids]
+
+
+def parse_expression(layout: str, exp: Any, where: str) -> Dict[str, Any]:
+    """Read one expression entry of ``meta_expressions.json`` into the common fields.
+
+    Args:
+        layout: a key of :data:`LAYOUTS`.
+        exp: the raw entry (``{"exp": ..., "obj_id": ..., ...}``).
+        where: ``"<file>: video <id> expression <id>"`` for error messages.
+
+    Returns:
+        dict with expression, obj_id, anno_id, target_obj_id, target_anno_id,
+        pair_exp_id and the layout's extra keys that are present.
+    """
+    spec = get_layout(layout)
+    if not isinstance(exp, dict):
+        raise InvalidAnnotationError(f'{where}: expected an object with "exp", got {exp!r}')
+    text = exp.get('exp')
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidAnnotationError(f'{where}: "exp" must be a non-empty string, got {text!r}')
+    parsed = dict(
+        expression=text,
+        obj_id=_int_ids(exp.get('obj_id'), 'obj_id', where),
+        anno_id=_str_ids(exp.get('anno_id'), 'anno_id', where),
+        target_obj_id=[], target_anno_id=[], pair_exp_id=None)
+    if spec.with_roles:
+        parsed['target_obj_id'] = _int_ids(exp.get('target_obj_id'), 'target_obj_id', where)
+        parsed['target_anno_id'] = _str_ids(exp.get('target_anno_id'), 'target_anno_id', where)
+        pair = exp.get('pair_exp_id')
+        if pair is not None and not (isinstance(pair, (str, int)) and not isinstance(pair, bool)):
+            raise InvalidAnnotationError(f'{where}: pair_exp_id must be an id or null, got {pair!r}')
+        parsed['pair_exp_id'] = None if pair is None else str(pair)
+        shared = set(parsed['anno_id']) & set(parsed['target_anno_id'])
+        if shared:
+            raise InvalidAnnotationError(
+                f'{where}: anno ids {sorted(shared)} are both actor and target')
+    for key in spec.extra_keys:
+        if key in exp:
+            parsed[key] = exp[key]
+    return parsed

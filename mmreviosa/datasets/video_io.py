@@ -1,0 +1,133 @@
+"""Reading and writing video files with PyAV.
+
+Frames are RGB ``uint8`` arrays of shape ``(H, W, 3)`` everywhere in
+mmreviosa; a video read from a file gets frame names that are its zero-padded
+frame indices (``'00000'``, ``'00001'``, ...), the naming of the JPEG folders.
+"""
+import os.path as osp
+from typing import Iterable, List, Optional, Sequence
+
+import numpy as np
+
+#: File suffixes recognised as video files (lower case).
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
+
+
+def frame_names_for_length(num_frames: int, width: int = 5) -> List[str]:
+    """Names ``'00000' ... `` of the frames of a video read from a file."""
+    return [str(i).zfill(width) for i in range(num_frames)]
+
+
+def is_video_file(path: str) -> bool:
+    """Whether ``path`` names a file with a video suffix."""
+    return osp.splitext(path)[1].lower() in VIDEO_EXTENSIONS
+
+
+def _open(path: str):
+    import av
+    try:
+        return av.open(path)
+    except Exception as err:  # PyAV raises several error types (FFmpegError, OSError)
+        raise OSError(f'Cannot open video file {path}: {err}') from err
+
+
+def video_frame_size(path: str) -> tuple:
+    """``(H, W)`` of the first video stream of ``path``, from its header."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise OSError(f'Video file {path} has no video stream')
+        ctx = container.streams.video[0].codec_context
+        return int(ctx.height), int(ctx.width)
+
+
+def count_video_frames(path: str) -> int:
+    """Number of frames of the first video stream of ``path``.
+
+    Decodes the stream to count: the frame count in the header is missing or
+    approximate for several containers, and a wrong count would silently
+    misalign frames and masks.
+    """
+    with _open(path) as container:
+        if not container.streams.video:
+            raise OSError(f'Video file {path} has no video stream')
+        stream = container.streams.video[0]
+        try:
+            return sum(1 for _ in container.decode(stream))
+        except Exception as err:
+            raise OSError(f'Cannot decode video file {path}: {err}') from err
+
+
+def read_video_frames(path: str, frame_inds: Optional[Sequence[int]] = None) -> np.ndarray:
+    """Decode frames of a video file.
+
+    Args:
+        path: the video file.
+        frame_inds: indices of the frames to return, in any order and with
+            repeats allowed; ``None`` returns every frame.
+
+    Returns:
+        np.ndarray: ``(N, H, W, 3)`` uint8 RGB, one row per entry of
+        ``frame_inds`` (in that order).
+    """
+    wanted = None if frame_inds is None else set(int(i) for i in frame_inds)
+    last = None if wanted is None else (max(wanted) if wanted else -1)
+    decoded = {}
+    num_seen = 0
+    with _open(path) as container:
+        if not container.streams.video:
+            raise OSError(f'Video file {path} has no video stream')
+        stream = container.streams.video[0]
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if last is not None and index > last:
+                    break
+                num_seen = index + 1
+                if wanted is None or index in wanted:
+                    decoded[index] = frame.to_ndarray(format='rgb24')
+        except Exception as err:
+            raise OSError(f'Cannot decode video file {path}: {err}') from err
+    if frame_inds is None:
+        if not decoded:
+            raise OSError(f'Video file {path} has no frames')
+        return np.stack([decoded[i] for i in range(len(decoded))])
+    missing = sorted(wanted - set(decoded))
+    if missing:
+        raise IndexError(f'Video file {path} has {num_seen} decodable frames; '
+                         f'frame indices {missing[:5]} are out of range')
+    if not frame_inds:
+        raise ValueError(f'No frame indices requested from {path}')
+    return np.stack([decoded[int(i)] for i in frame_inds])
+
+
+def write_video_file(frames: Iterable[np.ndarray], path: str, fps: float = 10,
+                     codec: str = 'libx264') -> None:
+    """Encode ``(H, W, 3)`` uint8 RGB frames to a video file (mp4 by default).
+
+    Odd heights or widths are padded by one black row/column, because the
+    yuv420p pixel format of H.264 needs even sizes.  Falls back to the
+    ``mpeg4`` encoder when ``codec`` is not available in this FFmpeg build.
+    """
+    import av
+    from fractions import Fraction
+    frames = [np.asarray(f) for f in frames]
+    if not frames:
+        raise ValueError(f'No frames to write to {path}')
+    height, width = frames[0].shape[:2]
+    pad_h, pad_w = height % 2, width % 2
+    try:
+        av.codec.Codec(codec, 'w')
+    except Exception:
+        codec = 'mpeg4'
+    with av.open(path, mode='w') as container:
+        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height = width + pad_w, height + pad_h
+        stream.pix_fmt = 'yuv420p'
+        for frame in frames:
+            if frame.shape[:2] != (height, width) or frame.dtype != np.uint8:
+                raise ValueError(f'All frames must be ({height}, {width}, 3) uint8; '
+                                 f'got {frame.shape} {frame.dtype}')
+            frame = np.pad(frame[..., :3], ((0, pad_h), (0, pad_w), (0, 0)))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

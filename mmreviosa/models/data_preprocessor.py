@@ -1,0 +1,87 @@
+"""Batch the (video, expression) items: pad tokens, normalise frames on the device."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+from mmreviosa.registry import MODELS
+
+IGNORE_INDEX = -100
+# ImageNet statistics on the 0-255 scale: what InternVL-2.5 and SAM2 both expect.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@MODELS.register_module()
+class InterRVOSDataPreprocessor(BaseDataPreprocessor):
+    """Collate InterRVOS items into model inputs.
+
+    Frames travel as uint8 and are normalised here, on the model's device.
+    Token sequences are padded on the right for training (labels present) and
+    on the left for generation (no labels), as decoder-only generation needs.
+
+    Args:
+        pad_token_id (int): id used to pad ``input_ids``.
+        mllm_mean, mllm_std, sam_mean, sam_std: per-channel statistics on the
+            0-255 scale.
+
+    Returns (from ``forward``):
+        dict(inputs=dict(
+            input_ids (B, L) long, attention_mask (B, L) long,
+            labels (B, L) long or None,
+            mllm_pixels (sum K_b, 3, Sm, Sm) float, num_key_frames list[int],
+            sam_pixels (sum T_b, 3, Ss, Ss) float, num_frames list[int]),
+            data_samples=list[InterRVOSDataSample])
+    """
+
+    def __init__(self, pad_token_id: int = 0,
+                 mllm_mean: Sequence[float] = IMAGENET_MEAN,
+                 mllm_std: Sequence[float] = IMAGENET_STD,
+                 sam_mean: Sequence[float] = IMAGENET_MEAN,
+                 sam_std: Sequence[float] = IMAGENET_STD):
+        super().__init__()
+        self.pad_token_id = pad_token_id
+        for name, value in (('mllm_mean', mllm_mean), ('mllm_std', mllm_std),
+                            ('sam_mean', sam_mean), ('sam_std', sam_std)):
+            self.register_buffer(name, torch.tensor(value, dtype=torch.float32).view(-1, 1, 1),
+                                 persistent=False)
+
+    def _pad(self, seqs: List[torch.Tensor], value: int, left: bool) -> torch.Tensor:
+        length = max(len(s) for s in seqs)
+        out = seqs[0].new_full((len(seqs), length), value)
+        for i, s in enumerate(seqs):
+            if left:
+                out[i, length - len(s):] = s
+            else:
+                out[i, :len(s)] = s
+        return out
+
+    def _normalize(self, frames: List[torch.Tensor], mean: torch.Tensor,
+                   std: torch.Tensor) -> torch.Tensor:
+        pixels = torch.cat([self.cast_data(f) for f in frames], dim=0).float()
+        assert pixels.dim() == 4 and pixels.shape[1] == 3, (
+            f'frames must be (N, 3, S, S), got {tuple(pixels.shape)}')
+        return (pixels - mean) / std
+
+    def forward(self, data: dict, training: bool = False) -> Dict:
+        inputs: List[dict] = data['inputs']
+        data_samples = data.get('data_samples')
+        input_ids = [x['input_ids'] for x in inputs]
+        with_labels = all('labels' in x for x in inputs)
+        left = not with_labels
+        batch_ids = self._pad(input_ids, self.pad_token_id, left)
+        attention_mask = self._pad([torch.ones_like(x) for x in input_ids], 0, left)
+        labels: Optional[torch.Tensor] = None
+        if with_labels:
+            labels = self._pad([x['labels'] for x in inputs], IGNORE_INDEX, left)
+        model_inputs = dict(
+            input_ids=self.cast_data(batch_ids),
+            attention_mask=self.cast_data(attention_mask),
+            labels=self.cast_data(labels) if labels is not None else None,
+            mllm_pixels=self._normalize([x['mllm_pixels'] for x in inputs],
+                                        self.mllm_mean, self.mllm_std),
+            num_key_frames=[len(x['mllm_pixels']) for x in inputs],
+            sam_pixels=self._normalize([x['sam_pixels'] for x in inputs],
+                                       self.sam_mean, self.sam_std),
+            num_frames=[len(x['sam_pixels']) for x in inputs])
+        return dict(inputs=model_inputs, data_samples=data_samples)

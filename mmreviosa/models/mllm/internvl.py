@@ -1,0 +1,501 @@
+"""The MLLM of ReVIOSa: transformers' native InternVL with role tokens and LoRA.
+
+Two ways to build the network:
+
+* ``pretrained='path/to/InternVL2_5-1B-hf'``: a local folder in the native
+  transformers layout (convert a published checkpoint with
+  ``tools/model_converters/internvl2_5_to_hf.py``);
+* ``config=dict(...)``: random weights, either a small model
+  (``dict(vision=dict(...), text=dict(...), downsample_ratio=0.5)``) or the
+  real architecture (``dict(preset='internvl2_5_1b')`` / ``'internvl2_5_4b'``),
+  e.g. on the meta device to count parameters without reading weights.
+"""
+import copy
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmreviosa.models.mllm.lora import apply_adapters
+from mmreviosa.models.mllm.tokenizer import (IMAGE_TOKENS, IMG_CONTEXT_TOKEN, ROLE_TOKENS,
+                                             build_tokenizer_from_cfg)
+from mmreviosa.registry import MODELS
+
+IGNORE_INDEX = -100
+#: Tokens whose ids the model and the data pipeline must agree on (buffer order).
+SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)
+IM_END_TOKEN = '<|im_end|>'
+
+# InternViT-300M-448px-V2_5, the vision tower of InternVL-2.5 1B and 4B.
+_INTERNVIT_300M = dict(
+    hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+    attention_bias=True, use_qk_norm=False, norm_type='layer_norm', layer_norm_eps=1e-6,
+    image_size=[448, 448], patch_size=[14, 14], hidden_act='gelu', use_mean_pooling=True)
+# Qwen2.5-{0.5B,3B}-Instruct with InternVL's 9 added tokens (vocab 151674); InternVL-2.5
+# unties lm_head from the embeddings for both sizes.
+_QWEN2_5_COMMON = dict(
+    vocab_size=151674, hidden_act='silu', max_position_embeddings=32768, rope_theta=1e6,
+    rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=151643, eos_token_id=151645)
+_PRESETS = {
+    'internvl2_5_1b': dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
+                           num_key_value_heads=2, intermediate_size=4864),
+    'internvl2_5_4b': dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16,
+                           num_key_value_heads=2, intermediate_size=11008),
+}
+
+
+def _build_internvl_config(vision: dict, text: dict, **kwargs):
+    from transformers import InternVLConfig, InternVLVisionConfig, Qwen2Config
+    text = dict(text)
+    text.setdefault('tie_word_embeddings', False)
+    # The top-level flag is what peft reads to decide whether lm_head rows are tied.
+    kwargs.setdefault('tie_word_embeddings', text['tie_word_embeddings'])
+    kwargs.setdefault('vision_feature_layer', -1)
+    return InternVLConfig(vision_config=InternVLVisionConfig(**vision),
+                          text_config=Qwen2Config(**text), **kwargs)
+
+
+def internvl2_5_config(size: str = '1B'):
+    """The ``InternVLConfig`` of InternVL-2.5-1B or -4B (native layout).
+
+    Args:
+        size: '1B' (InternViT-300M + Qwen2.5-0.5B) or '4B' (+ Qwen2.5-3B).
+
+    Returns:
+        transformers.InternVLConfig: 448 px, patch 14, pixel shuffle 0.5
+        (256 tokens per image), ``image_token_id`` 151667.
+    """
+    key = f'internvl2_5_{size.lower()}'
+    if key not in _PRESETS:
+        raise ValueError(f'size must be one of 1B, 4B; got {size!r}')
+    return _build_internvl_config(
+        _INTERNVIT_300M, {**_QWEN2_5_COMMON, **_PRESETS[key]}, image_token_id=151667,
+        image_seq_length=256, downsample_ratio=0.5)
+
+
+def config_from_dict(config: dict, vocab_size: Optional[int] = None):
+    """Build an ``InternVLConfig`` from the ``config`` argument of :class:`InternVLMLLM`.
+
+    Args:
+        config: ``dict(preset=..., vision=..., text=..., **top_level)``; with a
+            ``preset`` ('internvl2_5_1b' / 'internvl2_5_4b'), ``vision`` and
+            ``text`` override its fields. An ``InternVLConfig`` is returned as a copy.
+        vocab_size: text vocabulary when neither the preset nor ``text`` sets one.
+    """
+    from transformers import InternVLConfig
+    if isinstance(config, InternVLConfig):
+        return copy.deepcopy(config)
+    config = copy.deepcopy(dict(config))
+    preset = config.pop('preset', None)
+    vision, text = config.pop('vision', {}), config.pop('text', {})
+    if preset is not None:
+        if preset not in _PRESETS:
+            raise ValueError(f'Unknown InternVL preset {preset!r}; choose from {list(_PRESETS)}')
+        vision = {**_INTERNVIT_300M, **vision}
+        text = {**_QWEN2_5_COMMON, **_PRESETS[preset], **text}
+        config = {'image_token_id': 151667, 'downsample_ratio': 0.5, **config}
+    if 'vocab_size' not in text:
+        if vocab_size is None:
+            raise ValueError('config.text.vocab_size is needed when there is no tokenizer')
+        text['vocab_size'] = vocab_size
+    return _build_internvl_config(vision, text, **config)
+
+
+def _parse_dtype(dtype: Union[str, torch.dtype, None]) -> torch.dtype:
+    names = dict(float32=torch.float32, fp32=torch.float32, bfloat16=torch.bfloat16,
+                 bf16=torch.bfloat16, float16=torch.float16, fp16=torch.float16)
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype or torch.float32
+    if dtype not in names:
+        raise ValueError(f'torch_dtype must be one of {list(names)}, got {dtype!r}')
+    return names[dtype]
+
+
+@dataclass
+class InternVLMLLMOutput:
+    """Output of :meth:`InternVLMLLM.forward`.
+
+    Attributes:
+        loss: scalar LM loss (mean cross-entropy over the tokens whose label is
+            not -100), None without labels.
+        hidden_states: (B, L, D) last-layer hidden states (after the final norm).
+        logits: (B, L, V) with ``return_logits=True``, else None.
+    """
+    loss: Optional[torch.Tensor]
+    hidden_states: torch.Tensor
+    logits: Optional[torch.Tensor] = None
+
+
+@MODELS.register_module()
+class InternVLMLLM(BaseModule):
+    """Native InternVL with the ReVIOSa role tokens, LoRA on the LLM and freezing.
+
+    Args:
+        tokenizer (dict | None): the tokenizer config the data pipeline gets
+            (built with ``build_tokenizer_from_cfg``; it holds the role tokens).
+            None only to count parameters of a ``config`` model.
+        pretrained (str, optional): local folder in the native transformers layout.
+        config (dict, optional): random-weight model, see :func:`config_from_dict`.
+            Exactly one of ``pretrained`` / ``config``.
+        lora (dict, optional): ``dict(type=peft.LoraConfig, r=128, lora_alpha=256,
+            lora_dropout=0.05)``; ``target_modules`` defaults to a regex over the
+            language model's linear layers.
+        freeze_vision_encoder (bool): freeze the vision tower.
+        freeze_projector (bool): freeze the pixel-shuffle MLP. Default False:
+            Sa2VA (XTuner's InternVL) trains ``mlp1`` alongside the LoRA.
+        freeze_llm (bool): freeze the language model (decoder and lm_head); the
+            rows of the role tokens (and of any row added by the resize) stay
+            trainable through peft's trainable tokens.
+        gradient_checkpointing (bool): recompute activations in backward, with
+            ``use_reentrant=False`` (the reentrant variant drops gradients that
+            flow through captured attention rows).
+        attn_implementation (str): attention of the language model: 'sdpa',
+            'eager' or any name registered with ``AttentionInterface`` (e.g. the
+            role-attention capture). The vision tower always uses 'sdpa'.
+        torch_dtype (str | torch.dtype): 'float32', 'bfloat16' or 'float16'.
+        save_trained_only (bool, optional): make ``state_dict()`` hold only the
+            trained parameters and the token-id table. Default: True with
+            ``pretrained`` (the rest comes from the folder), False for random weights.
+        init_cfg (dict, optional): unused; weights come from ``pretrained``.
+    """
+
+    def __init__(self,
+                 tokenizer: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 config: Optional[dict] = None,
+                 lora: Optional[dict] = None,
+                 freeze_vision_encoder: bool = True,
+                 freeze_projector: bool = False,
+                 freeze_llm: bool = True,
+                 gradient_checkpointing: bool = False,
+                 attn_implementation: str = 'sdpa',
+                 torch_dtype: Union[str, torch.dtype] = 'float32',
+                 save_trained_only: Optional[bool] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if (pretrained is None) == (config is None):
+            raise ValueError('InternVLMLLM needs exactly one of `pretrained` (a native HF folder) '
+                             'or `config` (random weights)')
+        if tokenizer is None and pretrained is not None:
+            raise ValueError('InternVLMLLM(pretrained=...) needs the tokenizer config')
+        self.tokenizer = build_tokenizer_from_cfg(tokenizer)
+        self.model = self._build_model(pretrained, config, attn_implementation,
+                                       _parse_dtype(torch_dtype))
+        new_token_ids = self._add_tokens()
+        self.freeze_vision_encoder = freeze_vision_encoder
+        self.freeze_projector = freeze_projector
+        self.freeze_llm = freeze_llm
+        # peft freezes every pre-existing parameter; trainable parts are set after it.
+        self.model.requires_grad_(False)
+        peft_model = apply_adapters(self.model, lora, new_token_ids if freeze_llm else ())
+        # A list keeps the wrapper out of the module tree (its names would repeat ours).
+        self._peft_holder = [peft_model] if peft_model is not None else []
+        self.vision_model.requires_grad_(not freeze_vision_encoder)
+        self.projector.requires_grad_(not freeze_projector)
+        if not freeze_llm:
+            self.language_model.requires_grad_(True)
+            self.model.lm_head.requires_grad_(True)
+        self._trained_names = [n for n, p in self.named_parameters() if p.requires_grad]
+        self.save_trained_only = (pretrained is not None if save_trained_only is None
+                                  else save_trained_only)
+        if gradient_checkpointing:
+            self.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={'use_reentrant': False})
+
+    # ------------------------------------------------------------------ build
+    def _build_model(self, pretrained, config, attn_implementation, dtype):
+        from transformers import InternVLForConditionalGeneration
+        attn = {'': 'sdpa', 'vision_config': 'sdpa', 'text_config': attn_implementation}
+        if pretrained is not None:
+            model = InternVLForConditionalGeneration.from_pretrained(
+                pretrained, dtype=dtype, attn_implementation=attn)
+        else:
+            hf_config = config_from_dict(
+                config, None if self.tokenizer is None else len(self.tokenizer))
+            # _from_config writes the attention choice into the config it gets: give it a copy.
+            model = InternVLForConditionalGeneration._from_config(
+                copy.deepcopy(hf_config), attn_implementation=attn, dtype=dtype)
+        if model.config.vision_feature_layer != -1:
+            raise NotImplementedError(
+                f'vision_feature_layer={model.config.vision_feature_layer}: transformers '
+                f'InternVL only supports -1 (InternVL-2.5 uses select_layer=-1)')
+        model.config.text_config.use_cache = False
+        return model
+
+    def _add_tokens(self) -> List[int]:
+        """Resize the embeddings for the tokenizer; record the special token ids.
+
+        Returns:
+            The ids whose embedding / lm_head rows must learn: the role tokens
+            and any row the resize added.
+        """
+        if self.tokenizer is None:
+            self.role_token_ids: Dict[str, int] = {}
+            self.register_buffer('special_token_ids',
+                                 torch.full((len(SPECIAL_TOKENS),), -1, dtype=torch.long))
+            return []
+        vocab = self.tokenizer.get_vocab()
+        missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+        if missing or IM_END_TOKEN not in vocab:
+            raise KeyError(f'Tokens {missing or [IM_END_TOKEN]} are not in the tokenizer; build '
+                           f'it with mmreviosa.models.mllm.tokenizer.build_role_tokenizer')
+        old_rows = self.model.get_input_embeddings().weight.shape[0]
+        # Never shrink: checkpoints often carry spare rows beyond the tokenizer.
+        if len(self.tokenizer) > old_rows:
+            on_meta = self.model.get_input_embeddings().weight.is_meta
+            self.model.resize_token_embeddings(len(self.tokenizer), mean_resizing=not on_meta)
+        new_rows = self.model.get_input_embeddings().weight.shape[0]
+        self.model.config.image_token_id = vocab[IMG_CONTEXT_TOKEN]
+        self.model.config.image_seq_length = self.num_image_tokens
+        self.role_token_ids = {t: vocab[t] for t in ROLE_TOKENS}
+        self.register_buffer('special_token_ids',
+                             torch.tensor([vocab[t] for t in SPECIAL_TOKENS], dtype=torch.long))
+        return sorted(set(self.role_token_ids.values()) | set(range(old_rows, new_rows)))
+
+    def init_weights(self):
+        """Do nothing: weights come from ``pretrained`` or transformers' init at build.
+
+        (MMEngine calls ``init_weights`` of every child; transformers' own
+        ``init_weights`` would re-initialise loaded weights.)
+        """
+
+    # ------------------------------------------------------------- properties
+    @property
+    def language_model(self):
+        """The decoder (``Qwen2Model``) whose attention layers the AML reads."""
+        return self.model.model.language_model
+
+    @property
+    def vision_model(self):
+        """The vision tower (``InternVLVisionModel``)."""
+        return self.model.model.vision_tower
+
+    @property
+    def projector(self):
+        """The pixel-shuffle MLP (``mlp1`` in the remote-code layout)."""
+        return self.model.model.multi_modal_projector
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.config.text_config.hidden_size
+
+    @property
+    def image_token_id(self) -> int:
+        return self.model.config.image_token_id
+
+    @property
+    def im_end_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(IM_END_TOKEN)
+
+    @property
+    def num_image_tokens(self) -> int:
+        """Visual tokens per image after pixel shuffle: (S / patch)^2 * ratio^2."""
+        vision = self.model.config.vision_config
+        grid = vision.image_size[0] // vision.patch_size[0]
+        return round(grid * grid * self.model.config.downsample_ratio ** 2)
+
+    @property
+    def token_ids(self) -> Dict[str, int]:
+        """Ids of the role and image tokens, as ``get_special_token_ids`` gives them."""
+        return dict(zip(SPECIAL_TOKENS, self.special_token_ids.tolist()))
+
+    def check_token_ids(self, ids: Dict[str, int]) -> None:
+        """Raise if the data pipeline's token ids differ from the model's.
+
+        Args:
+            ids: token -> id, e.g. ``results['role_token_ids']`` of
+                ``TokenizeConversation``.
+        """
+        if self.tokenizer is None:
+            raise RuntimeError('InternVLMLLM was built without a tokenizer: no token ids to check')
+        own = self.token_ids
+        wrong = {t: (i, own.get(t)) for t, i in ids.items() if own.get(t) != int(i)}
+        if wrong:
+            details = ', '.join(f'{t}: data {d} vs model {m}' for t, (d, m) in wrong.items())
+            raise ValueError(f'Token ids of the data pipeline differ from the model ({details}). '
+                             f'Build both from the same tokenizer config.')
+
+    # ----------------------------------------------------------------- checks
+    def _check_inputs(self, input_ids, attention_mask, pixel_values, labels=None) -> None:
+        if input_ids.dim() != 2:
+            raise ValueError(f'input_ids must be (B, L), got {tuple(input_ids.shape)}')
+        for name, tensor in (('attention_mask', attention_mask), ('labels', labels)):
+            if tensor is not None and tensor.shape != input_ids.shape:
+                raise ValueError(f'{name} {tuple(tensor.shape)} must match input_ids '
+                                 f'{tuple(input_ids.shape)}')
+        num_images = 0
+        if pixel_values is not None:
+            size = self.model.config.vision_config.image_size
+            if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != (3, *size):
+                raise ValueError(f'pixel_values must be (N_img, 3, {size[0]}, {size[1]}), got '
+                                 f'{tuple(pixel_values.shape)}')
+            num_images = pixel_values.shape[0]
+        num_tokens = int((input_ids == self.image_token_id).sum())
+        if num_tokens != num_images * self.num_image_tokens:
+            raise ValueError(
+                f'input_ids hold {num_tokens} image tokens (id {self.image_token_id}) but '
+                f'{num_images} images x {self.num_image_tokens} tokens per image = '
+                f'{num_images * self.num_image_tokens} are needed')
+
+    # ---------------------------------------------------------------- compute
+    def forward(self,
+                input_ids: torch.Tensor,
+                attention_mask: Optional[torch.Tensor] = None,
+                pixel_values: Optional[torch.Tensor] = None,
+                labels: Optional[torch.Tensor] = None,
+                return_logits: bool = False,
+                **kwargs) -> InternVLMLLMOutput:
+        """Run the MLLM on a batch of token sequences with their images.
+
+        Args:
+            input_ids: (B, L) long, with ``num_image_tokens`` IMG_CONTEXT ids per image.
+            attention_mask: (B, L) 1 for tokens, 0 for padding.
+            pixel_values: (N_img, 3, S, S) float, the images in the order their
+                IMG_CONTEXT blocks appear in the batch (row-major).
+            labels: (B, L) long, -100 where no loss is taken; the token at
+                position t is predicted from positions < t.
+            return_logits: also return the (B, L, V) logits (costly at V=151k).
+            **kwargs: passed to the native ``InternVLModel`` (e.g. ``position_ids``).
+
+        Returns:
+            InternVLMLLMOutput: ``loss``, ``hidden_states`` (B, L, D), ``logits``.
+        """
+        self._check_inputs(input_ids, attention_mask, pixel_values, labels)
+        kwargs.setdefault('use_cache', False)
+        outputs = self.model.model(input_ids=input_ids, attention_mask=attention_mask,
+                                   pixel_values=pixel_values, **kwargs)
+        hidden_states = outputs.last_hidden_state
+        loss = None if labels is None else self._lm_loss(hidden_states, labels)
+        logits = self.model.lm_head(hidden_states) if return_logits else None
+        return InternVLMLLMOutput(loss=loss, hidden_states=hidden_states, logits=logits)
+
+    def _lm_loss(self, hidden_states: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Next-token cross-entropy, with lm_head applied to the labelled positions only."""
+        targets = labels[:, 1:]
+        valid = targets != IGNORE_INDEX
+        selected = hidden_states[:, :-1][valid]
+        if selected.shape[0] == 0:
+            # No answer tokens: a zero that still belongs to the graph.
+            return hidden_states.sum() * 0.0
+        logits = self.model.lm_head(selected).float()
+        return F.cross_entropy(logits, targets[valid])
+
+    @torch.no_grad()
+    def generate(self,
+                 input_ids: torch.Tensor,
+                 attention_mask: Optional[torch.Tensor] = None,
+                 pixel_values: Optional[torch.Tensor] = None,
+                 max_new_tokens: int = 16,
+                 **kwargs) -> torch.Tensor:
+        """Generate an answer (greedy by default), stopping at ``<|im_end|>``.
+
+        Right-padded batches (the training layout) are moved to left padding first.
+
+        Args:
+            input_ids: (B, L) prompts ending with the assistant header.
+            attention_mask: (B, L), None for no padding.
+            pixel_values: (N_img, 3, S, S).
+            max_new_tokens: most tokens to generate.
+            **kwargs: ``GenerationConfig`` overrides (``do_sample``, ``num_beams``...).
+
+        Returns:
+            (B, L_new) long: the new tokens only, ``<|im_end|>`` included;
+            sequences that stopped early are padded with the pad id.
+        """
+        self._check_inputs(input_ids, attention_mask, pixel_values)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        input_ids, attention_mask = _left_pad(input_ids, attention_mask,
+                                              self.tokenizer.pad_token_id)
+        options = dict(max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                       eos_token_id=self.im_end_token_id,
+                       pad_token_id=self.tokenizer.pad_token_id)
+        options.update(kwargs)
+        sequences = self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                        pixel_values=pixel_values, **options)
+        return sequences[:, input_ids.shape[1]:]
+
+    # ----------------------------------------------------- checkpoints, export
+    def trained_parameter_names(self) -> List[str]:
+        """Names (relative to this module) of the parameters trained by the config."""
+        return list(self._trained_names)
+
+    def num_parameters(self, include_adapters: bool = False) -> int:
+        """Number of parameters; without the LoRA / trainable-token adapters by default."""
+        adapter_keys = ('lora_', 'trainable_tokens_')
+        return sum(p.numel() for n, p in self.named_parameters()
+                   if include_adapters or not any(k in n for k in adapter_keys))
+
+    def state_dict(self, *args, destination=None, prefix='', keep_vars=False):
+        """The state dict; with ``save_trained_only`` only trained weights and token ids."""
+        if not self.save_trained_only:
+            return super().state_dict(*args, destination=destination, prefix=prefix,
+                                      keep_vars=keep_vars)
+        full = super().state_dict(prefix=prefix, keep_vars=keep_vars)
+        keep = {prefix + n for n in self._trained_names} | {prefix + 'special_token_ids'}
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        if hasattr(destination, '_metadata'):
+            destination._metadata.update(getattr(full, '_metadata', {}))
+        for key, value in full.items():
+            if key in keep:
+                destination[key] = value
+        return destination
+
+    def trainable_state_dict(self) -> 'OrderedDict[str, torch.Tensor]':
+        """Only the trained parameters and the token-id table, whatever ``save_trained_only``."""
+        saved, self.save_trained_only = self.save_trained_only, True
+        try:
+            return self.state_dict()
+        finally:
+            self.save_trained_only = saved
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        key = prefix + 'special_token_ids'
+        own = self.special_token_ids
+        if key in state_dict and not own.is_meta and int(own.min()) >= 0:
+            saved = state_dict[key]
+            if saved.shape != own.shape or not torch.equal(saved.cpu(), own.cpu()):
+                raise ValueError(
+                    f'The checkpoint was trained with token ids '
+                    f'{dict(zip(SPECIAL_TOKENS, saved.tolist()))} but this model has '
+                    f'{self.token_ids}: the tokenizer differs.')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def merge_lora(self):
+        """Merge LoRA and the trained token rows into the weights, in place.
+
+        Returns:
+            InternVLForConditionalGeneration: the plain native model (``save_pretrained``
+            it with ``self.tokenizer`` for export). This wrapper then holds it,
+            without adapters, and saves its full state dict.
+        """
+        if self._peft_holder:
+            self.model = self._peft_holder.pop().merge_and_unload()
+        self._trained_names = []
+        self.save_trained_only = False
+        return self.model
+
+
+def _left_pad(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int):
+    """Move padding to the left of each row, keeping the token order.
+
+    Args:
+        input_ids, attention_mask: (B, L).
+
+    Returns:
+        (input_ids, attention_mask), both (B, L), left padded.
+    """
+    if bool(attention_mask[:, -1].all()):
+        return input_ids, attention_mask
+    # A stable sort on the mask puts the zeros (padding) first and keeps the tokens in order.
+    order = torch.sort(attention_mask.long(), dim=1, stable=True).indices
+    input_ids = input_ids.gather(1, order)
+    attention_mask = attention_mask.gather(1, order)
+    return input_ids.masked_fill(attention_mask == 0, pad_id), attention_mask

@@ -1,0 +1,306 @@
+"""ReVIOSa: an MLLM whose role tokens prompt SAM2 (InterRVOS, CVPR 2026)."""
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import nn
+
+from mmreviosa.registry import MODELS
+from mmreviosa.structures import InterRVOSDataSample
+from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions,
+                         role_token_ids_of, visual_token_positions)
+from .trained_state import TrainedStateMixin
+
+
+@dataclass
+class ReVIOSaTensorOutput:
+    """Raw outputs of ``mode='tensor'``.
+
+    Attributes:
+        mask_logits (Tensor): (sum T_b, R, h, w) low-resolution SAM2 logits,
+            frames of all samples concatenated, R role tokens.
+        role_prompts (Tensor): (B, R, C) prompts given to SAM2.
+        role_found (Tensor): (B, R) bool, whether each role token is present.
+        lm_loss (Tensor | None): language-model loss on the answer.
+    """
+    mask_logits: torch.Tensor
+    role_prompts: torch.Tensor
+    role_found: torch.Tensor
+    lm_loss: Optional[torch.Tensor]
+
+
+def _build(cfg: Union[dict, nn.Module, None], **default_args) -> Optional[nn.Module]:
+    """Build from a config dict, or take an already-built module (or None)."""
+    if cfg is None or isinstance(cfg, nn.Module):
+        return cfg
+    return MODELS.build(cfg, default_args=default_args or None)
+
+
+@MODELS.register_module()
+class ReVIOSa(TrainedStateMixin, BaseModel):
+    """Interaction-aware referring video object segmentation.
+
+    The MLLM reads the key frames and the expression and answers with role
+    tokens ("Sure, it is [SEG_ACT] and [SEG_TAR]."); the last-layer hidden
+    state of each role token is projected into SAM2's prompt space and
+    prompts SAM2's mask decoder on every frame.  ``role_mode='single'`` is the
+    single-[SEG] baseline (one mask, the actor).
+
+    Args:
+        mllm (dict | nn.Module): the MLLM, e.g. ``InternVLMLLM``.
+        sam2_head (dict | nn.Module): the SAM2 head, e.g. ``SAM2Head``.
+        projector (dict | nn.Module, optional): role-token projector; default
+            ``RoleTokenProjector(mllm.hidden_size, sam2_head.prompt_dim)``.
+        role_mode (str): 'roles' (ReVIOSa) or 'single' (one [SEG] token).
+        loss_aml (dict | nn.Module, optional): the Attention Mask Loss; None
+            disables it.
+        aml_layers (list[int]): LLM layers whose role-token attention is
+            supervised (the paper: 21-23 of the 1B model's 24 layers).
+        aml_heads (list[int], optional): heads to supervise; None = all.
+        lm_loss_weight (float): weight of the language-model loss.
+        test_cfg (dict): ``max_new_tokens`` (int), ``use_memory`` (bool: SAM2
+            video memory at inference), ``force_answer`` (str | None: skip
+            generation and use this answer, e.g. for probing).
+        data_preprocessor (dict, optional): defaults to
+            ``InterRVOSDataPreprocessor`` with the tokenizer's pad id.
+    """
+
+    def __init__(self,
+                 mllm: Union[dict, nn.Module],
+                 sam2_head: Union[dict, nn.Module],
+                 projector: Union[dict, nn.Module, None] = None,
+                 role_mode: str = 'roles',
+                 loss_aml: Union[dict, nn.Module, None] = None,
+                 aml_layers: Optional[List[int]] = None,
+                 aml_heads: Optional[List[int]] = None,
+                 lm_loss_weight: float = 1.0,
+                 test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if role_mode not in MODE_ROLE_TOKENS:
+            raise ValueError(f'role_mode must be one of {list(MODE_ROLE_TOKENS)}, got {role_mode!r}')
+        mllm = _build(mllm)
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='InterRVOSDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = dict(data_preprocessor)
+            data_preprocessor.setdefault('pad_token_id', mllm.tokenizer.pad_token_id)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.mllm = mllm
+        self.sam2_head = _build(sam2_head)
+        if projector is None:
+            projector = dict(type='RoleTokenProjector', in_dim=self.mllm.hidden_size,
+                             out_dim=self.sam2_head.prompt_dim)
+        self.projector = _build(projector)
+        self.role_mode = role_mode
+        self.role_ids = role_token_ids_of(self.mllm.role_token_ids, role_mode)
+        self.loss_aml = _build(loss_aml)
+        if self.loss_aml is not None and not aml_layers:
+            raise ValueError('loss_aml is set but aml_layers is empty')
+        self.aml_layers = list(aml_layers or [])
+        self.aml_heads = aml_heads
+        self.lm_loss_weight = lm_loss_weight
+        self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None)
+        self.test_cfg.update(test_cfg or {})
+        self._token_ids_checked = False
+
+    # ------------------------------------------------------------------ utils
+    @property
+    def num_roles(self) -> int:
+        return len(self.role_ids)
+
+    def _check_token_ids(self, data_samples: List[InterRVOSDataSample]) -> None:
+        """The pipeline's role-token ids must be the model's (once per process)."""
+        if self._token_ids_checked:
+            return
+        for sample in data_samples:
+            ids = sample.metainfo.get('role_token_ids')
+            if ids is not None:
+                self.mllm.check_token_ids(ids)
+        self._token_ids_checked = True
+
+    def _run_mllm(self, inputs: dict, capture_positions: Optional[torch.Tensor] = None):
+        """MLLM forward, capturing role-token attention rows when the AML is on."""
+        kwargs = dict(input_ids=inputs['input_ids'], attention_mask=inputs['attention_mask'],
+                      pixel_values=inputs['mllm_pixels'], labels=inputs.get('labels'))
+        if self.loss_aml is None or capture_positions is None:
+            return self.mllm(**kwargs), None
+        from mmreviosa.models.mllm.role_attention import RoleAttentionCapture
+        with RoleAttentionCapture(layers=self.aml_layers, heads=self.aml_heads,
+                                  query_positions=capture_positions) as capture:
+            out = self.mllm(**kwargs)
+        return out, capture.attention
+
+    def _role_prompts(self, hidden: torch.Tensor, input_ids: torch.Tensor):
+        positions, found = find_role_positions(input_ids, self.role_ids)
+        prompts = self.projector(gather_positions(hidden, positions))  # (B, R, C)
+        return prompts, positions, found
+
+    @staticmethod
+    def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
+        """Repeat each sample's (R, C) prompts over its frames -> (sum T_b, R, C)."""
+        counts = torch.as_tensor(num_frames, device=prompts.device)
+        return torch.repeat_interleave(prompts, counts, dim=0)
+
+    def _gt_role_masks(self, data_samples: List[InterRVOSDataSample], size: int
+                       ) -> torch.Tensor:
+        """GT masks of every role, resized to ``size`` -> (sum T_b, R, size, size) float."""
+        per_sample = []
+        for sample in data_samples:
+            roles = [sample.gt_actor_masks]
+            if self.num_roles == 2:
+                roles.append(sample.gt_target_masks)
+            masks = torch.stack(roles, dim=1).float()  # (T, R, H, W)
+            per_sample.append(F.interpolate(masks, size=(size, size), mode='bilinear',
+                                            align_corners=False))
+        return torch.cat(per_sample, dim=0)
+
+    def _role_weights(self, data_samples: List[InterRVOSDataSample], found: torch.Tensor
+                      ) -> torch.Tensor:
+        """(B, R) float: 1 where the role is supervised (target only with an interaction)."""
+        weights = torch.ones(len(data_samples), self.num_roles, device=found.device)
+        if self.num_roles == 2:
+            has_target = torch.tensor([bool(s.has_interaction) for s in data_samples],
+                                      device=found.device)
+            weights[:, 1] = has_target.float()
+        missing = (weights > 0) & ~found
+        if missing.any():
+            bad = [(data_samples[i].video_id, data_samples[i].exp_id)
+                   for i in missing.any(dim=1).nonzero().flatten().tolist()]
+            raise ValueError(f'role tokens {self.role_ids} missing from the training answer of '
+                             f'(video, expression) {bad}; check the pipeline mode')
+        return weights
+
+    # ------------------------------------------------------------------ modes
+    def forward(self, inputs: dict, data_samples: Optional[List[InterRVOSDataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}": only "loss", "predict" and "tensor" exist')
+
+    def _forward(self, inputs: dict) -> ReVIOSaTensorOutput:
+        out, _ = self._run_mllm(inputs)
+        prompts, _, found = self._role_prompts(out.hidden_states, inputs['input_ids'])
+        feats = self.sam2_head.extract_features(inputs['sam_pixels'])
+        logits = self.sam2_head.decode(feats, self._frames_prompts(prompts, inputs['num_frames']))
+        return ReVIOSaTensorOutput(logits, prompts, found, out.loss)
+
+    def loss(self, inputs: dict, data_samples: List[InterRVOSDataSample]) -> Dict[str, torch.Tensor]:
+        """Teacher-forced training step.
+
+        Returns:
+            dict: ``loss_lm``; per role ``loss_{role}_mask`` and
+            ``loss_{role}_dice`` (role = actor/target, or seg for the
+            single-token baseline); ``loss_aml`` when the AML is on.
+        """
+        self._check_token_ids(data_samples)
+        input_ids = inputs['input_ids']
+        positions, found = find_role_positions(input_ids, self.role_ids)
+        weights = self._role_weights(data_samples, found)
+        out, role_attention = self._run_mllm(inputs, capture_positions=positions)
+        prompts = self.projector(gather_positions(out.hidden_states, positions))  # (B, R, C)
+
+        feats = self.sam2_head.extract_features(inputs['sam_pixels'])
+        frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])
+        logits = self.sam2_head.decode(feats, frame_prompts)  # (N, R, h, w)
+        gt = self._gt_role_masks(data_samples, inputs['sam_pixels'].shape[-1])
+        frame_weights = self._frames_prompts(weights, inputs['num_frames'])  # (N, R)
+
+        losses = {}
+        names = ('seg', ) if self.role_mode == 'single' else ('actor', 'target')
+        for r, name in enumerate(names):
+            role_losses = self.sam2_head.loss(logits[:, r:r + 1], gt[:, r:r + 1],
+                                              frame_weights[:, r:r + 1])
+            for key, value in role_losses.items():
+                losses[key.replace('loss_', f'loss_{name}_', 1)] = value
+        if out.loss is not None:
+            losses['loss_lm'] = out.loss * self.lm_loss_weight
+        if self.loss_aml is not None:
+            losses['loss_aml'] = self._aml_loss(role_attention, input_ids, inputs, gt,
+                                                weights, data_samples)
+        return losses
+
+    def _aml_loss(self, role_attention: torch.Tensor, input_ids: torch.Tensor, inputs: dict,
+                  gt: torch.Tensor, weights: torch.Tensor,
+                  data_samples: List[InterRVOSDataSample]) -> torch.Tensor:
+        """Attention Mask Loss over the key frames of each sample."""
+        tokens_per_frame = self.mllm.num_image_tokens
+        num_key = inputs['num_key_frames']
+        visual_pos = visual_token_positions(input_ids, self.mllm.image_token_id,
+                                            [k * tokens_per_frame for k in num_key])
+        grid = int(round(tokens_per_frame ** 0.5))
+        # GT masks of the key frames: (B, R, K, S, S)
+        starts = [0] + torch.cumsum(torch.tensor(inputs['num_frames']), 0).tolist()[:-1]
+        key_masks = []
+        for b, sample in enumerate(data_samples):
+            idx = torch.as_tensor(sample.key_frame_inds, device=gt.device) + starts[b]
+            key_masks.append(gt[idx].transpose(0, 1))
+        key_masks = torch.stack(key_masks)
+        return self.loss_aml(role_attention, visual_pos, key_masks, weights > 0,
+                             (num_key[0], grid, grid))
+
+    @torch.no_grad()
+    def predict(self, inputs: dict, data_samples: List[InterRVOSDataSample]
+                ) -> List[InterRVOSDataSample]:
+        """Generate the answer, then segment each role token it contains.
+
+        Sets ``pred_text``, ``pred_actor_masks`` (T, H, W) bool at the original
+        size and ``pred_target_masks`` (T, H, W) bool, or None when the answer
+        has no [SEG_TAR] (the fallback to plain RVOS).
+        """
+        self._check_token_ids(data_samples)
+        answers = self._answer_ids(inputs)
+        frame_offsets = [0] + torch.cumsum(torch.tensor(inputs['num_frames']), 0).tolist()
+        key_offsets = [0] + torch.cumsum(torch.tensor(inputs['num_key_frames']), 0).tolist()
+        tokenizer = self.mllm.tokenizer
+        for b, sample in enumerate(data_samples):
+            prompt = inputs['input_ids'][b][inputs['attention_mask'][b].bool()]
+            sequence = torch.cat([prompt, answers[b]])[None]
+            pixels = inputs['mllm_pixels'][key_offsets[b]:key_offsets[b + 1]]
+            out = self.mllm(input_ids=sequence, attention_mask=torch.ones_like(sequence),
+                            pixel_values=pixels)
+            prompts, positions, found = self._role_prompts(out.hidden_states, sequence)
+            # Only role tokens the model generated count (not ones in the prompt).
+            found = found & (positions >= prompt.numel())
+            sample.pred_text = tokenizer.decode(answers[b], skip_special_tokens=False)
+            ori_shape = tuple(sample.ori_shape)
+            T = inputs['num_frames'][b]
+            if not found[0, 0]:
+                warnings.warn(f'video {sample.video_id} expression {sample.exp_id}: the answer '
+                              f'{sample.pred_text!r} has no role token; predicting empty masks')
+                sample.pred_actor_masks = torch.zeros((T, *ori_shape), dtype=torch.bool)
+                sample.pred_target_masks = None
+                continue
+            roles = [r for r in range(self.num_roles) if found[0, r]]
+            key_prompts = prompts[0, roles][None].expand(len(sample.key_frame_inds), -1, -1)
+            masks = self.sam2_head.predict_video(
+                inputs['sam_pixels'][frame_offsets[b]:frame_offsets[b + 1]],
+                list(sample.key_frame_inds), key_prompts, ori_shape,
+                use_memory=self.test_cfg['use_memory'])  # (R', T, H, W)
+            sample.pred_actor_masks = masks[0].cpu()
+            sample.pred_target_masks = masks[1].cpu() if len(roles) > 1 else None
+        return data_samples
+
+    def _answer_ids(self, inputs: dict) -> List[torch.Tensor]:
+        """Generated (or forced) answer tokens per sample, cut after the end token."""
+        tokenizer = self.mllm.tokenizer
+        force = self.test_cfg.get('force_answer')
+        if force is not None:
+            ids = tokenizer(force, add_special_tokens=False, return_tensors='pt')['input_ids'][0]
+            return [ids.to(inputs['input_ids'].device)] * inputs['input_ids'].shape[0]
+        generated = self.mllm.generate(
+            input_ids=inputs['input_ids'], attention_mask=inputs['attention_mask'],
+            pixel_values=inputs['mllm_pixels'], max_new_tokens=self.test_cfg['max_new_tokens'])
+        end_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+        answers = []
+        for row in generated:
+            stop = [i for i, t in enumerate(row.tolist()) if t in end_ids]
+            answers.append(row[:stop[0] + 1] if stop else row)
+        return answers

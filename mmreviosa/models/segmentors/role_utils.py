@@ -1,0 +1,72 @@
+"""Locate role tokens in token sequences and gather their hidden states."""
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+
+from mmreviosa.models.mllm.tokenizer import ACTOR_TOKEN, SEG_TOKEN, TARGET_TOKEN
+
+#: Role tokens per answer mode, in output order (actor first).
+MODE_ROLE_TOKENS = {
+    'roles': (ACTOR_TOKEN, TARGET_TOKEN),
+    'single': (SEG_TOKEN, ),
+}
+
+
+def find_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int]
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """First position of each role token in each sequence.
+
+    Args:
+        input_ids (Tensor): (B, L) token ids.
+        role_ids (Sequence[int]): R token ids.
+
+    Returns:
+        positions (Tensor): (B, R) long; where a role token is absent the
+            position of the first present role token (or 0) is used so that
+            gathers stay valid, and ``found`` says to ignore it.
+        found (Tensor): (B, R) bool.
+    """
+    assert input_ids.dim() == 2, f'input_ids must be (B, L), got {tuple(input_ids.shape)}'
+    hits = torch.stack([input_ids == rid for rid in role_ids], dim=1)  # (B, R, L)
+    found = hits.any(dim=-1)
+    positions = hits.float().argmax(dim=-1)  # first hit; 0 when absent
+    fallback = torch.where(found.any(dim=1), positions.masked_fill(~found, 10**9).min(dim=1).values,
+                           torch.zeros_like(positions[:, 0]))
+    positions = torch.where(found, positions, fallback[:, None])
+    return positions, found
+
+
+def gather_positions(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) hidden states at (B, R) positions -> (B, R, D)."""
+    index = positions[..., None].expand(-1, -1, hidden.shape[-1])
+    return torch.gather(hidden, 1, index)
+
+
+def visual_token_positions(input_ids: torch.Tensor, image_token_id: int,
+                           num_tokens: List[int]) -> torch.Tensor:
+    """Absolute positions of the image-context tokens, per sequence.
+
+    Args:
+        input_ids (Tensor): (B, L).
+        image_token_id (int): id of ``<IMG_CONTEXT>``.
+        num_tokens (list[int]): expected number per sequence (K_b * P * P);
+            all equal (the attention loss stacks them).
+
+    Returns:
+        Tensor: (B, N) long, in sequence order (frame-major, row-major patches).
+    """
+    mask = input_ids == image_token_id
+    counts = mask.sum(dim=1).tolist()
+    if counts != list(num_tokens):
+        raise ValueError(f'expected {num_tokens} image tokens per sequence, found {counts}')
+    if len(set(counts)) != 1:
+        raise ValueError('the Attention Mask Loss needs the same number of key frames in every '
+                         f'sample of a batch, got image-token counts {counts}')
+    return torch.nonzero(mask, as_tuple=False)[:, 1].view(len(counts), counts[0])
+
+
+def role_token_ids_of(tokenizer_ids: Dict[str, int], mode: str) -> List[int]:
+    """Ids of the role tokens used by ``mode`` ('roles' or 'single')."""
+    if mode not in MODE_ROLE_TOKENS:
+        raise ValueError(f'role mode must be one of {list(MODE_ROLE_TOKENS)}, got {mode!r}')
+    return [tokenizer_ids[t] for t in MODE_ROLE_TOKENS[mode]]

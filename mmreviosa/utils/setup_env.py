@@ -1,0 +1,53 @@
+"""Process-wide set-up shared by the tools: scope, registries and runtime fixes."""
+import datetime
+import os
+import warnings
+
+from mmengine import DefaultScope
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Import every mmreviosa module that registers something, and set the default scope.
+
+    Args:
+        init_default_scope (bool): make 'mmreviosa' the current default scope
+            (a new instance named ``mmreviosa-<timestamp>`` if another scope is
+            current, as mmdet does).
+    """
+    import mmreviosa.datasets  # noqa: F401
+    import mmreviosa.engine  # noqa: F401
+    import mmreviosa.evaluation  # noqa: F401
+    import mmreviosa.models  # noqa: F401
+    import mmreviosa.visualization  # noqa: F401
+    if init_default_scope:
+        never_created = (DefaultScope.get_current_instance() is None
+                         or not DefaultScope.check_instance_created('mmreviosa'))
+        if never_created:
+            DefaultScope.get_instance('mmreviosa', scope_name='mmreviosa')
+            return
+        current_scope = DefaultScope.get_current_instance()
+        if current_scope.scope_name != 'mmreviosa':
+            warnings.warn('The current default scope '
+                          f'"{current_scope.scope_name}" is not "mmreviosa", '
+                          '`register_all_modules` will force the current '
+                          'default scope to be "mmreviosa".')
+            new_instance_name = f'mmreviosa-{datetime.datetime.now()}'
+            DefaultScope.get_instance(new_instance_name, scope_name='mmreviosa')
+
+
+def setup_runtime(num_threads: int = None) -> None:
+    """Runtime fixes every entry point needs.
+
+    * Lets ``torch.load`` read MMEngine's own training checkpoints under
+      torch >= 2.6 (see :func:`mmreviosa.engine.allow_mmengine_checkpoints`),
+      so that ``--resume`` works without any environment variable.
+    * Sets the number of torch threads from ``MMREVIOSA_NUM_THREADS`` or
+      ``num_threads`` when given: on small CPU machines several processes with
+      default thread counts oversubscribe the cores and run many times slower.
+    """
+    from mmreviosa.engine.checkpoint import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
+    num_threads = num_threads or os.environ.get('MMREVIOSA_NUM_THREADS')
+    if num_threads:
+        import torch
+        torch.set_num_threads(int(num_threads))

@@ -1,0 +1,74 @@
+"""Evaluate a checkpoint; print the metrics table and write <work_dir>/metrics.json.
+
+Example:
+    python tools/test.py configs/reviosa/reviosa_tiny_intershapes.py work_dirs/demo/iter_2000.pth
+    python tools/test.py CONFIG CKPT --cfg-options test_dataloader.dataset.data_root=data/x/valid
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+
+from mmreviosa.utils import register_all_modules, setup_runtime
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) an mmreviosa model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics.json')
+    parser.add_argument('--out', help='also write the metrics JSON to this path')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, e.g. test_dataloader.dataset.data_root=DIR')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _to_builtin(value):
+    """Metric values as plain JSON numbers (numpy scalars are not serialisable)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def main():
+    args = parse_args()
+    register_all_modules()
+    setup_runtime()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if is_main_process():
+        flat = {k: _to_builtin(v) for k, v in metrics.items()}
+        paths = [osp.join(cfg.work_dir, 'metrics.json')] + ([args.out] if args.out else [])
+        for path in paths:
+            os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+            with open(path, 'w') as f:
+                json.dump(flat, f, indent=2)
+        runner.logger.info(f'metrics written to {paths[0]}')
+
+
+if __name__ == '__main__':
+    main()
