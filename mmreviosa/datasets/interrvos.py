@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
 
 from mmreviosa.datasets.layouts import (InvalidAnnotationError, get_layout, parse_expression,
                                         resolve_ann_file)
@@ -75,14 +76,14 @@ def read_json_file(path: str, what: str) -> Any:
         raise ValueError(f'{path} is not valid JSON ({what}): {err}') from err
 
 
-def _image_size(path: str) -> tuple:
+def _image_size(path: str, where: str) -> tuple:
     """``(H, W)`` from an image header (the pixels are not decoded)."""
     from PIL import Image
     try:
         with Image.open(path) as image:
             return image.height, image.width
     except Exception as err:  # PIL raises UnidentifiedImageError, OSError, SyntaxError
-        raise InvalidAnnotationError(f'cannot read image {path}: {err}') from err
+        raise InvalidAnnotationError(f'{where}: cannot read image {path}: {err}') from err
 
 
 @DATASETS.register_module()
@@ -126,7 +127,8 @@ class InterRVOSDataset(BaseDataset):
 
     Args:
         data_root (str): the split folder.
-        pipeline (list[dict | callable]): transforms.
+        pipeline (list[dict | callable]): transforms; unscoped types are looked
+            up in the mmreviosa registry whatever the current default scope.
         layout (str): 'interrvos', 'mevis', 'revos', 'refytvos' or 'refdavis'.
         ann_file (str, optional): expression file (absolute or relative to
             ``data_root``); default: the layout's.
@@ -173,11 +175,16 @@ class InterRVOSDataset(BaseDataset):
         self._video_store: Optional[PickledStore] = None
         self._mask_store: Optional[PickledStore] = None
         self._anno_errors: Dict[str, Optional[str]] = {}
-        super().__init__(
-            ann_file=resolve_ann_file(layout, data_root, ann_file, test_mode),
-            metainfo=metainfo, data_root=data_root, data_prefix=dict(),
-            indices=indices, serialize_data=serialize_data, pipeline=list(pipeline),
-            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
+        # Unscoped transform types resolve in mmreviosa even when the caller's default
+        # scope is another package's (e.g. a config with default_scope='mmengine').
+        current = DefaultScope.get_current_instance()
+        scope = None if current is not None and current.scope_name == 'mmreviosa' else 'mmreviosa'
+        with DefaultScope.overwrite_default_scope(scope):
+            super().__init__(
+                ann_file=resolve_ann_file(layout, data_root, ann_file, test_mode),
+                metainfo=metainfo, data_root=data_root, data_prefix=dict(),
+                indices=indices, serialize_data=serialize_data, pipeline=list(pipeline),
+                test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
 
     # ------------------------------------------------------------------ loading
     def load_data_list(self) -> List[dict]:
@@ -200,8 +207,10 @@ class InterRVOSDataset(BaseDataset):
                 continue
             exp_ids = sorted(exps, key=_natural_key)
             num_seen += len(exp_ids)
+            # Errors of the video concern all its expressions: name them.
+            shown = ','.join(exp_ids[:5]) + (',...' if len(exp_ids) > 5 else '')
             try:
-                video = self._read_video(video_id, entry, where_video)
+                video = self._read_video(video_id, entry, f'{where_video} expression {shown}')
             except InvalidAnnotationError as err:
                 for exp_id in exp_ids:
                     self._reject(video_id, exp_id, err)
@@ -287,7 +296,7 @@ class InterRVOSDataset(BaseDataset):
                 raise InvalidAnnotationError(
                     f'{where}: {len(missing)} of {len(frames)} listed frames are not in '
                     f'{frame_dir}, e.g. {missing[:3]} (frame list does not match the folder)')
-            ori_shape = _image_size(osp.join(frame_dir, frames[0] + self.frame_ext))
+            ori_shape = _image_size(osp.join(frame_dir, frames[0] + self.frame_ext), where)
         else:
             frame_dir = None
             video_path = self._find_video_file(video_id)
@@ -324,7 +333,7 @@ class InterRVOSDataset(BaseDataset):
         if missing:
             raise InvalidAnnotationError(
                 f'{where}: {len(missing)} frames have no mask PNG in {mask_dir}, e.g. {missing[:3]}')
-        shape = _image_size(osp.join(mask_dir, video['frame_names'][0] + '.png'))
+        shape = _image_size(osp.join(mask_dir, video['frame_names'][0] + '.png'), where)
         if shape != video['ori_shape']:
             raise InvalidAnnotationError(
                 f'{where}: mask PNG size {shape} differs from the frame size {video["ori_shape"]}')

@@ -321,7 +321,7 @@ def sample_scene(rng: np.random.Generator, size: int, num_frames: int
         target = _appearance(rng, exclude={(actor['color'], actor['shape'])})
         for look in (actor, target):
             look['radius'] = SIZES[look['size']] * size
-        for _ in range(30):
+        for _ in range(20):
             trajs = _pair_trajectories(str(verb), rng, 0.9 * (actor['radius'] + target['radius']),
                                        size, num_frames)
             offset = _fit_offset(rng, trajs, [actor['radius'], target['radius']], size)
@@ -338,7 +338,7 @@ def sample_scene(rng: np.random.Generator, size: int, num_frames: int
     while len(placed) < num_objects:
         anchor = participants[rng.integers(len(participants))]
         roll = rng.random()
-        if roll < 0.3:  # appearance twin: same colour, shape and size
+        if roll < 0.4:  # appearance twin: same colour, shape and size
             look = {k: anchor[k] for k in ('color', 'shape', 'size')}
         else:  # shares at most one of colour / shape with any participant
             key = 'color' if rng.random() < 0.5 else 'shape'
@@ -346,7 +346,7 @@ def sample_scene(rng: np.random.Generator, size: int, num_frames: int
                                **({key: anchor[key]} if roll < 0.7 else {}))
         look['radius'] = SIZES[look['size']] * size
         best, best_score = None, -np.inf
-        for _ in range(40):
+        for _ in range(25):
             traj = _distractor_traj(rng, look['radius'], size, num_frames)
             score = _min_clearance(traj, look['radius'], placed)
             # Distractors must not look like they approach a participant.
@@ -437,8 +437,14 @@ def build_expressions(rng: np.random.Generator, objects: Dict[str, dict],
             break
         if moving and rng.random() < 0.7:
             obj = moving[rng.integers(len(moving))]
-            keys = [['shape'], ['color', 'shape'], ['size', 'color', 'shape'],
-                    ['size', 'shape']][rng.choice(4, p=[0.25, 0.45, 0.15, 0.15])]
+            options = [['shape'], ['color', 'shape'], ['size', 'color', 'shape'], ['size', 'shape']]
+            keys = options[rng.choice(4, p=[0.25, 0.45, 0.15, 0.15])]
+            # Half the time, words that fit a look-alike with another motion.
+            need_motion = [k for k in options if any(
+                objects[str(i)]['motion'] != obj['motion']
+                for i in matching_objects(objects, _desc(obj, k)))]
+            if need_motion and rng.random() < 0.5:
+                keys = need_motion[rng.integers(len(need_motion))]
             desc, motion = _desc(obj, keys), obj['motion']
             template = (STATIC_TEMPLATES if motion == 'static' else MOTION_TEMPLATES)
             text = rng.choice(template).format(a=describe(desc), d=motion)

@@ -94,14 +94,14 @@ def resolve_ann_file(layout: str, data_root: str, ann_file: Optional[str] = None
         test_mode: use the layout's test-time defaults (ReVOS).
 
     Returns:
-        str: the path (not checked for existence when ``ann_file`` is given).
+        str: the absolute path (not checked for existence when ``ann_file`` is given).
     """
     spec = get_layout(layout)
     if ann_file is not None:
-        return ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
+        return osp.abspath(ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file))
     split = osp.basename(osp.normpath(data_root))
     candidates = spec.test_ann_files if (test_mode and spec.test_ann_files) else spec.ann_files
-    paths = [osp.normpath(osp.join(data_root, c.format(split=split))) for c in candidates]
+    paths = [osp.abspath(osp.join(data_root, c.format(split=split))) for c in candidates]
     for path in paths:
         if osp.isfile(path):
             return path

@@ -25,12 +25,17 @@ Default ``frame_sum``, because:
   [0, 1] would mostly push the total image mass up.  Dividing by the frame's
   visual mass turns ``a`` into the softmax of the role query's logits over the
   frame's patches; with ``q`` the mask's area distribution, the summed BCE is
-  the cross-entropy of two distributions, whose gradient w.r.t. each logit is
-  about ``p - q``: bounded by 1 and independent of how much mass the LLM gives
-  the image, i.e. well scaled from the first step.
-* Max-normalisation sets p = 1 at the arg-max patch; when that patch is
-  outside the mask, the BCE gradient ``(p - q) / (p (1 - p))`` explodes
-  (torch clamps it at 1e12).  Kept as ``frame_max`` for ablations only.
+  the cross-entropy of two distributions plus sum(-(1-q) log(1-p)).  Its
+  gradient w.r.t. each visual attention logit is ``p - q`` plus two terms in
+  [0, 1], so at most 2 in magnitude whatever the attention looks like, zero
+  w.r.t. the logits of non-visual tokens (the LLM keeps deciding how much it
+  looks at the image) and independent of the visual mass: well scaled from
+  the first step.
+* Max-normalisation sets p = 1 at the arg-max patch (which then gets no
+  gradient) and p close to 1 at patches attended almost as much; outside the
+  mask their BCE gradient ``(p - q) / (p (1 - p))`` grows without bound
+  (1e4 for p = 0.9999), while a diffuse early attention gives every patch
+  p near 1.  Kept as ``frame_max`` for ablations only.
 * Per frame, every frame that shows the role teaches where it is; frames where
   the role is absent (empty mask) cannot be expressed by a distribution and
   get zero weight.
@@ -44,7 +49,8 @@ covers, exact when H and W are multiples of the grid, otherwise from
 adaptive pooling's slightly overlapping bins.
 
 BCE takes probabilities here (attention is already a softmax), so
-``F.binary_cross_entropy`` is used directly in float32 with autocast off;
+``F.binary_cross_entropy`` is used directly, in float32 or wider with
+autocast off (autocast refuses it);
 mmdet's ``CrossEntropyLoss(use_sigmoid=True)`` expects logits.
 """
 from typing import Optional, Sequence
@@ -108,13 +114,17 @@ class AttentionMaskLoss(nn.Module):
         self._check_shapes(role_attention, visual_positions, gt_masks, valid,
                            (num_frames, grid_h, grid_w))
         with torch.autocast(role_attention.device.type, enabled=False):
-            attention = role_attention.float().mean(dim=(1, 2))
+            # At least float32: bf16 cannot resolve p near 1 - eps.
+            compute_dtype = torch.promote_types(role_attention.dtype,
+                                                torch.float32)
+            attention = role_attention.to(compute_dtype).mean(dim=(1, 2))
             index = visual_positions.long()[:, None, :].expand(
                 -1, num_roles, -1)
             visual_attention = attention.gather(2, index).view(
                 batch_size, num_roles, num_frames, grid_h, grid_w)
             coverage = F.adaptive_avg_pool2d(
-                gt_masks.float().flatten(0, 2), (grid_h, grid_w)).view(
+                gt_masks.to(compute_dtype).flatten(0, 2),
+                (grid_h, grid_w)).view(
                     batch_size, num_roles, num_frames, grid_h, grid_w)
             loss, weight = self._per_group_loss(visual_attention, coverage)
             row_valid = torch.ones(batch_size, num_roles, dtype=torch.bool,

@@ -57,7 +57,9 @@ def padded_batch(padding):
     generator = torch.Generator().manual_seed(1)
     input_ids = torch.randint(0, 90, (2, SEQ_LEN), generator=generator)
     attention_mask = torch.ones(2, SEQ_LEN, dtype=torch.long)
-    if padding == 'left':
+    if padding == 'none':
+        role_positions = torch.tensor([[12, 19], [0, 18]])
+    elif padding == 'left':
         attention_mask[1, :3] = 0
         role_positions = torch.tensor([[12, 19], [14, 18]])
     else:
@@ -88,7 +90,8 @@ def test_register_is_idempotent_and_registers_the_mask():
         register_role_attention('eager')
 
 
-@pytest.mark.parametrize('padding,dtype', [('left', torch.float32),
+@pytest.mark.parametrize('padding,dtype', [('none', torch.float32),
+                                           ('left', torch.float32),
                                            ('right', torch.float32),
                                            ('right', torch.float64)])
 def test_qwen2_rows_equal_eager_attention(padding, dtype):
@@ -114,9 +117,52 @@ def test_qwen2_rows_equal_eager_attention(padding, dtype):
         eager_rows(reference.attentions, layers, role_positions,
                    heads).to(capture.attention.dtype),
         atol=1e-6, rtol=0)
-    # Padded keys get exactly zero attention.
+    # Padded and future keys get exactly zero attention.
     padded_keys = attention_mask[1] == 0
-    assert capture.attention[1][..., padded_keys].abs().max() == 0
+    assert capture.attention[1][..., padded_keys].abs().sum() == 0
+    future_keys = torch.arange(SEQ_LEN) > role_positions[1, 0]
+    assert capture.attention[1, :, :, 0][..., future_keys].abs().sum() == 0
+
+
+@pytest.mark.parametrize('padding', ['left', 'right', 'none'])
+@pytest.mark.parametrize('sliding_window', [None, 5])
+def test_padding_mask_path_of_flash_attention(padding, sliding_window):
+    # FlashAttention-2 receives the 2-D padding mask (or None) instead of a
+    # 4-D mask; the role-row mask built from it must equal the rows of the
+    # 4-D mask transformers builds for SDPA.
+    from transformers.masking_utils import (causal_mask_function,
+                                            sdpa_mask,
+                                            sliding_window_causal_mask_function)
+    from mmreviosa.models.mllm.role_attention import _role_row_mask
+    _, attention_mask, role_positions = padded_batch(padding)
+    mask_function = causal_mask_function if sliding_window is None else \
+        sliding_window_causal_mask_function(sliding_window)
+    full = sdpa_mask(batch_size=2, cache_position=torch.arange(SEQ_LEN),
+                     kv_length=SEQ_LEN, mask_function=mask_function,
+                     attention_mask=attention_mask.bool(),
+                     allow_is_causal_skip=False)
+    expected = torch.stack([full[b, :, role_positions[b]] for b in range(2)])
+    flash_mask = None if padding == 'none' else attention_mask
+    rows = _role_row_mask(flash_mask, role_positions, SEQ_LEN,
+                          sliding_window)
+    assert torch.equal(rows, expected)
+    # The 4-D path gathers the same rows.
+    assert torch.equal(
+        _role_row_mask(full, role_positions, SEQ_LEN, sliding_window),
+        expected)
+
+
+def test_flash_attention_variant_needs_flash_attn():
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match='needs the flash_attn'):
+            register_role_attention('flash_attention_2')
+    else:
+        name = register_role_attention('flash_attention_2')
+        assert name == 'reviosa_flash_attention_2'
+        assert ALL_MASK_ATTENTION_FUNCTIONS[name] is \
+            ALL_MASK_ATTENTION_FUNCTIONS['flash_attention_2']
 
 
 @pytest.mark.parametrize('padding', ['left', 'right'])

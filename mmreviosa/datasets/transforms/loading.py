@@ -1,0 +1,197 @@
+"""Reading the sampled frames and the role masks of an item."""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmreviosa.datasets.video_io import read_video_frames
+from mmreviosa.registry import TRANSFORMS
+
+_JPEG_SUFFIXES = ('.jpg', '.jpeg')
+
+
+def _item_name(results: Dict) -> str:
+    return f'video {results.get("video_id")} expression {results.get("exp_id")}'
+
+
+def read_rgb_image(path: str) -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB with OpenCV.
+
+    A JPEG without its end-of-image marker is rejected: libjpeg decodes a
+    truncated file into a partly grey image with only a warning on stderr.
+
+    Raises:
+        OSError: the file is missing, truncated or not a decodable image.
+    """
+    import cv2
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise OSError(f'cannot read {path}: {err}') from err
+    if path.lower().endswith(_JPEG_SUFFIXES):
+        tail = data[-64:].tobytes().rstrip(b'\x00\r\n ')
+        if data[:2].tobytes() != b'\xff\xd8' or not tail.endswith(b'\xff\xd9'):
+            raise OSError(f'{path} is not a complete JPEG (missing start or end marker)')
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise OSError(f'{path} is not a decodable image')
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@TRANSFORMS.register_module()
+class LoadVideoFrames(BaseTransform):
+    """Read the sampled frames of an item (JPEG files via OpenCV, or a decoded video file).
+
+    Required keys: ``frame_inds`` and ``frame_paths`` (or ``video_path`` when
+    ``frame_paths`` is None); ``ori_shape`` (H, W) when present is checked.
+    Added keys: ``frames`` (T, H, W, 3) uint8 RGB (one row per entry of
+    ``frame_inds``, repeats included), ``ori_shape`` and ``img_shape`` (H, W).
+
+    Raises:
+        OSError: a frame is missing or cannot be decoded; the message names the
+            file, the video id and the expression id.
+        ValueError: frames of different sizes, or a size other than ``ori_shape``.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        frame_inds = [int(i) for i in results['frame_inds']]
+        paths = results.get('frame_paths')
+        if paths is not None:
+            decoded = {}
+            for index in sorted(set(frame_inds)):
+                try:
+                    decoded[index] = read_rgb_image(paths[index])
+                except OSError as err:
+                    raise OSError(f'{_item_name(results)}: frame {index}: {err}') from err
+            frames = [decoded[i] for i in frame_inds]
+        else:
+            video_path = results.get('video_path')
+            if video_path is None:
+                raise KeyError(f'{_item_name(results)}: neither frame_paths nor video_path')
+            try:
+                frames = list(read_video_frames(video_path, frame_inds))
+            except (OSError, IndexError) as err:
+                raise OSError(f'{_item_name(results)}: {err}') from err
+        shapes = {f.shape[:2] for f in frames}
+        if len(shapes) != 1:
+            raise ValueError(f'{_item_name(results)}: frames have different sizes {sorted(shapes)}')
+        shape = shapes.pop()
+        expected = results.get('ori_shape')
+        if expected is not None and tuple(expected) != shape:
+            raise ValueError(f'{_item_name(results)}: frames are {shape}, but the annotation '
+                             f'says {tuple(expected)}')
+        results['frames'] = np.stack(frames)
+        results['ori_shape'] = shape
+        results['img_shape'] = shape
+        return results
+
+
+def decode_rle(rle: dict, shape: Sequence[int]) -> np.ndarray:
+    """Decode one COCO RLE (compressed string/bytes or uncompressed counts) to (H, W) bool.
+
+    Raises:
+        ValueError: the RLE's ``size`` differs from ``shape`` or it cannot be decoded.
+    """
+    from pycocotools import mask as mask_utils
+    height, width = int(shape[0]), int(shape[1])
+    if [int(s) for s in rle['size']] != [height, width]:
+        raise ValueError(f'RLE size {list(rle["size"])} differs from the frame size '
+                         f'{[height, width]}')
+    counts = rle['counts']
+    try:
+        if isinstance(counts, list):
+            encoded = mask_utils.frPyObjects(rle, height, width)
+        else:
+            encoded = dict(size=[height, width],
+                           counts=counts.encode('ascii') if isinstance(counts, str) else counts)
+        mask = mask_utils.decode(encoded)
+    except Exception as err:  # pycocotools raises bare Exceptions on corrupt counts
+        raise ValueError(f'cannot decode RLE: {err}') from err
+    if mask.shape[:2] != (height, width):
+        raise ValueError(f'RLE decodes to {mask.shape[:2]}, expected {(height, width)}')
+    return mask.astype(bool).reshape(height, width)
+
+
+def _read_palette_png(path: str) -> np.ndarray:
+    """Palette indices of a PNG (the object ids of Ref-YouTube-VOS / DAVIS)."""
+    from PIL import Image
+    with Image.open(path) as image:
+        if image.mode not in ('P', 'L', 'I', 'I;16'):
+            raise ValueError(f'{path}: expected a palette or grey PNG of object ids, '
+                             f'got mode {image.mode}')
+        return np.array(image)
+
+
+@TRANSFORMS.register_module()
+class LoadRoleMasks(BaseTransform):
+    """Decode the actor and target masks of the sampled frames.
+
+    The masks of a role are the union over its anno ids (one-to-many); a
+    null RLE is an empty mask; an expression without a target gets all-False
+    target masks.  Palette layouts select pixels equal to the role's obj ids.
+
+    Required keys: ``frame_inds``, ``ori_shape`` (from :class:`LoadVideoFrames`),
+    ``mask_format`` and either ``actor_rles``/``target_rles`` ('rle') or
+    ``mask_paths``/``obj_id``/``target_obj_id`` ('palette').
+    Added keys: ``gt_actor_masks``, ``gt_target_masks`` (T, H, W) bool.
+
+    Raises:
+        ValueError: the split has no masks, or an RLE does not fit its frame;
+            the message names the video, expression, anno id and frame.
+    """
+
+    def _rle_masks(self, per_anno: List[list], anno_ids: List[str], frame_inds: List[int],
+                   results: Dict) -> np.ndarray:
+        height, width = results['ori_shape']
+        names = results.get('frame_names') or []
+        masks = np.zeros((len(frame_inds), height, width), dtype=bool)
+        for anno_id, rles in zip(anno_ids, per_anno):
+            decoded: Dict[int, Optional[np.ndarray]] = {}
+            for row, index in enumerate(frame_inds):
+                if index not in decoded:
+                    rle = rles[index]
+                    try:
+                        decoded[index] = None if rle is None else decode_rle(rle, (height, width))
+                    except (ValueError, KeyError, TypeError) as err:
+                        name = names[index] if index < len(names) else index
+                        raise ValueError(f'{_item_name(results)}: anno id {anno_id} frame '
+                                         f'{name}: {err}') from err
+                if decoded[index] is not None:
+                    masks[row] |= decoded[index]
+        return masks
+
+    def _palette_masks(self, frame_inds: List[int], results: Dict) -> tuple:
+        height, width = results['ori_shape']
+        actor_ids, target_ids = results['obj_id'], results.get('target_obj_id') or []
+        actor = np.zeros((len(frame_inds), height, width), dtype=bool)
+        target = np.zeros_like(actor)
+        cache: Dict[int, np.ndarray] = {}
+        for row, index in enumerate(frame_inds):
+            if index not in cache:
+                path = results['mask_paths'][index]
+                try:
+                    cache[index] = _read_palette_png(path)
+                except OSError as err:
+                    raise OSError(f'{_item_name(results)}: cannot read mask {path}: {err}') from err
+                if cache[index].shape[:2] != (height, width):
+                    raise ValueError(f'{_item_name(results)}: mask {path} is '
+                                     f'{cache[index].shape[:2]}, the frame {(height, width)}')
+            actor[row] = np.isin(cache[index], actor_ids)
+            target[row] = np.isin(cache[index], target_ids)
+        return actor, target
+
+    def transform(self, results: Dict) -> Dict:
+        frame_inds = [int(i) for i in results['frame_inds']]
+        mask_format = results.get('mask_format')
+        if mask_format == 'rle':
+            actor = self._rle_masks(results['actor_rles'], results['anno_id'], frame_inds, results)
+            target = self._rle_masks(results['target_rles'], results['target_anno_id'],
+                                     frame_inds, results)
+        elif mask_format == 'palette':
+            actor, target = self._palette_masks(frame_inds, results)
+        else:
+            raise ValueError(f'{_item_name(results)}: this split has no masks (mask_format='
+                             f'{mask_format!r}); drop LoadRoleMasks from the pipeline')
+        results['gt_actor_masks'] = actor
+        results['gt_target_masks'] = target
+        return results

@@ -1,0 +1,409 @@
+"""SAM2 mask head of ReVIOSa: role-token prompts in, per-frame mask logits out.
+
+The head wraps a ``sam2.modeling.sam2_base.SAM2Base`` (the real SAM2.1 built
+from sam2's hydra configs, or the tiny CPU variant of
+:func:`~mmreviosa.models.heads.sam2_builder.build_tiny_sam2`). Each role of each
+frame is decoded from ONE sparse prompt token (the projected role-token hidden
+state) with the dense prompt left at SAM's no-mask embedding. At inference the
+prompted key frames become SAM2 conditioning frames and SAM2's memory encoder and
+memory attention carry the masks to the other frames.
+"""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
+                                                 load_sam2_checkpoint)
+from mmreviosa.models.heads.sam2_video import decode_video_with_memory
+from mmreviosa.registry import MODELS
+
+__all__ = ['SAM2Features', 'SAM2Head']
+
+
+@dataclass
+class SAM2Features:
+    """SAM2 image features of N frames, computed once and shared by every role.
+
+    Attributes:
+        image_embeddings: (N, C, h, w) top-level features (stride ``backbone_stride``).
+        image_pos: (N, C, h, w) their sine positional encoding (for memory attention).
+        high_res_features: ``[(N, C/8, 4h, 4w), (N, C/4, 2h, 2w)]`` already projected by
+            the decoder's ``conv_s0`` / ``conv_s1``, or None when the model uses none.
+    """
+    image_embeddings: Tensor
+    image_pos: Tensor
+    high_res_features: Optional[List[Tensor]]
+
+    def __len__(self) -> int:
+        return self.image_embeddings.shape[0]
+
+    def select(self, inds: Union[Tensor, Sequence[int]]) -> 'SAM2Features':
+        """Features of the frames ``inds`` (index tensor or list)."""
+        inds = torch.as_tensor(inds, device=self.image_embeddings.device, dtype=torch.long)
+        high_res = None if self.high_res_features is None else [
+            x[inds] for x in self.high_res_features]
+        return SAM2Features(self.image_embeddings[inds], self.image_pos[inds], high_res)
+
+
+def _build_loss(loss: Union[dict, nn.Module]) -> nn.Module:
+    return loss if isinstance(loss, nn.Module) else MODELS.build(loss)
+
+
+@MODELS.register_module()
+class SAM2Head(BaseModule):
+    """SAM2 mask decoder prompted by role tokens, with SAM2 video memory at inference.
+
+    Single-mask output: the decoder's first mask token is the one trained and used;
+    SAM's three ambiguity masks and its IoU head exist to resolve ambiguous clicks,
+    whereas a role token names one object, and an unsupervised IoU head would pick
+    among untrained masks. The IoU and occlusion heads are therefore frozen (their
+    outputs never reach the loss; SAM2's own tracking still uses them on frames
+    without prompts). Parameters that the image-level loss does not reach are
+    frozen, so DDP needs no ``find_unused_parameters``.
+
+    Args:
+        model_cfg: a sam2 hydra config name shipped in the sam2 package (e.g.
+            ``'configs/sam2.1/sam2.1_hiera_l.yaml'``), or a dict of keyword arguments
+            of :func:`build_tiny_sam2` for the small conv-encoder CPU variant.
+        checkpoint: local SAM2 ``.pt`` file; None keeps random weights.
+        hydra_overrides: hydra overrides for a config name, e.g.
+            ``['++model.image_size=256']``.
+        freeze_image_encoder: keep the image encoder in eval mode without gradients.
+        freeze_memory: freeze memory attention, memory encoder and the object-pointer
+            parameters (trained only by :meth:`decode_video` when False).
+        loss_mask: per-pixel sigmoid CE config dict or module.
+        loss_dice: Dice loss config dict or module.
+        num_points: None computes the losses on all pixels at GT resolution; an int
+            samples that many points per mask the Mask2Former way (importance
+            sampling of uncertain logits, mmdet's
+            ``get_uncertain_point_coords_with_randomness`` + mmcv's ``point_sample``).
+        oversample_ratio: Mask2Former oversampling of candidate points.
+        importance_sample_ratio: share of points taken from the most uncertain.
+        multimask_output: must stay False (see above).
+        use_memory: default of :meth:`predict_video`: SAM2 memory propagation (True)
+            or per-frame decoding with the nearest key frame's prompt (False).
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 model_cfg: Union[str, dict] = 'configs/sam2.1/sam2.1_hiera_l.yaml',
+                 checkpoint: Optional[str] = None,
+                 hydra_overrides: Sequence[str] = (),
+                 freeze_image_encoder: bool = True,
+                 freeze_memory: bool = True,
+                 loss_mask: Union[dict, nn.Module] = dict(
+                     type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=2.0),
+                 loss_dice: Union[dict, nn.Module] = dict(
+                     type='mmdet.DiceLoss', use_sigmoid=True, activate=True,
+                     naive_dice=True, eps=1.0, loss_weight=0.5),
+                 num_points: Optional[int] = None,
+                 oversample_ratio: float = 3.0,
+                 importance_sample_ratio: float = 0.75,
+                 multimask_output: bool = False,
+                 use_memory: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if multimask_output:
+            raise ValueError('SAM2Head supports multimask_output=False only: one role token '
+                             'names one object and the IoU head is not supervised')
+        if isinstance(model_cfg, str):
+            self.sam2 = build_sam2_from_config(model_cfg, hydra_overrides)
+        elif isinstance(model_cfg, dict):
+            if hydra_overrides:
+                raise ValueError('hydra_overrides apply to sam2 config names, not to the '
+                                 f'tiny model {model_cfg}')
+            self.sam2 = build_tiny_sam2(**model_cfg)
+        else:
+            raise TypeError(f'model_cfg must be a sam2 config name or a dict, got {model_cfg!r}')
+        if checkpoint is not None:
+            load_sam2_checkpoint(self.sam2, checkpoint)
+        self.freeze_image_encoder = freeze_image_encoder
+        self.freeze_memory = freeze_memory
+        self.use_memory = use_memory
+        self.num_points = num_points
+        self.oversample_ratio = oversample_ratio
+        self.importance_sample_ratio = importance_sample_ratio
+        self.loss_mask = _build_loss(loss_mask)
+        self.loss_dice = _build_loss(loss_dice)
+        self._freeze()
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def prompt_dim(self) -> int:
+        """Channels of one sparse prompt token (256 for the real SAM2)."""
+        return self.sam2.sam_prompt_embed_dim
+
+    @property
+    def image_size(self) -> int:
+        """Side S of the square SAM input."""
+        return self.sam2.image_size
+
+    @property
+    def mask_size(self) -> int:
+        """Side of the low-resolution mask logits (S / 4 for stride-16 embeddings)."""
+        return self.sam2.sam_image_embedding_size * 4
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        sam2 = self.sam2
+        decoder = sam2.sam_mask_decoder
+        prompt_encoder = sam2.sam_prompt_encoder
+        # Never reached by any loss: clicks, boxes and mask prompts are not used, and
+        # the IoU / occlusion outputs only feed argmax / hard thresholds.
+        frozen = [prompt_encoder.point_embeddings, prompt_encoder.mask_downscaling,
+                  decoder.iou_prediction_head]
+        if getattr(decoder, 'pred_obj_scores', False):
+            frozen.append(decoder.pred_obj_score_head)
+        if self.freeze_image_encoder:
+            frozen.append(sam2.image_encoder)
+        if self.freeze_memory:
+            frozen += [sam2.memory_attention, sam2.memory_encoder, sam2.obj_ptr_proj,
+                       sam2.obj_ptr_tpos_proj, prompt_encoder.not_a_point_embed]
+            if hasattr(sam2, 'mask_downsample'):
+                frozen.append(sam2.mask_downsample)
+        return frozen
+
+    def _freeze(self) -> None:
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+        if self.freeze_memory:
+            for name in ('maskmem_tpos_enc', 'no_mem_embed', 'no_mem_pos_enc', 'no_obj_ptr',
+                         'no_obj_embed_spatial'):
+                param = getattr(self.sam2, name, None)
+                if isinstance(param, nn.Parameter):
+                    param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'SAM2Head':
+        """Switch modes but keep frozen parts in eval mode (no dropout, fixed norms)."""
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
+
+    # ------------------------------------------------------------- features
+    def extract_features(self, sam_pixels: Tensor) -> SAM2Features:
+        """Run the image encoder once per frame.
+
+        Args:
+            sam_pixels: (N, 3, S, S) float frames resized (not padded) to S x S and
+                normalised with SAM's ImageNet mean / std.
+
+        Returns:
+            :class:`SAM2Features` of the N frames (encoder part without gradients when
+            frozen; the decoder's high-res projections always with).
+        """
+        size = self.image_size
+        assert sam_pixels.dim() == 4 and sam_pixels.shape[1:] == (3, size, size), (
+            f'sam_pixels must be (N, 3, {size}, {size}), got {tuple(sam_pixels.shape)}')
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_image_encoder):
+            backbone_out = self.sam2.image_encoder(sam_pixels)
+        levels = backbone_out['backbone_fpn']
+        image_embeddings = levels[-1]
+        image_pos = backbone_out['vision_pos_enc'][-1]
+        high_res = None
+        if self.sam2.use_high_res_features_in_sam:
+            decoder = self.sam2.sam_mask_decoder
+            high_res = [decoder.conv_s0(levels[-3]), decoder.conv_s1(levels[-2])]
+        return SAM2Features(image_embeddings, image_pos, high_res)
+
+    # --------------------------------------------------------------- decoding
+    def _conditioning_features(self, feats: SAM2Features) -> Tensor:
+        """(N, C, h, w) features of prompted frames: SAM2's "no memory" input."""
+        n, c, h, w = feats.image_embeddings.shape
+        flat = feats.image_embeddings.flatten(2).permute(2, 0, 1)
+        flat_pos = feats.image_pos.flatten(2).permute(2, 0, 1)
+        return self.sam2._prepare_memory_conditioned_features(
+            frame_idx=0, is_init_cond_frame=True, current_vision_feats=[flat],
+            current_vision_pos_embeds=[flat_pos], feat_sizes=[(h, w)],
+            output_dict={'cond_frame_outputs': {}, 'non_cond_frame_outputs': {}},
+            num_frames=1)
+
+    def _decode_tokens(self, pix_feat: Tensor, high_res: Optional[List[Tensor]],
+                       prompts: Tensor) -> Tuple[Tensor, Tensor]:
+        """Decode B (frame, role) pairs, each from one sparse prompt.
+
+        Args:
+            pix_feat: (B, C, h, w) conditioned image features.
+            high_res: high-res skips with batch B, or None.
+            prompts: (B, C) prompt tokens.
+
+        Returns:
+            (B, 1, 4h, 4w) mask logits and (B, C) mask output tokens (object pointers).
+        """
+        prompt_encoder = self.sam2.sam_prompt_encoder
+        batch, channels, h, w = pix_feat.shape
+        dense = prompt_encoder.no_mask_embed.weight.reshape(1, channels, 1, 1).expand(
+            batch, channels, h, w)
+        mask_logits, _, output_tokens, _ = self.sam2.sam_mask_decoder(
+            image_embeddings=pix_feat,
+            image_pe=prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=prompts.unsqueeze(1),
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+            repeat_image=False,
+            high_res_features=high_res)
+        return mask_logits.float(), output_tokens[:, 0]
+
+    def decode(self, feats: SAM2Features, prompts: Tensor) -> Tensor:
+        """Decode every role of every frame from its prompt token.
+
+        Args:
+            feats: features of N frames from :meth:`extract_features`.
+            prompts: (N, R, prompt_dim) one sparse prompt token per frame and role.
+
+        Returns:
+            (N, R, S/4, S/4) low-resolution mask logits.
+        """
+        return self.decode_with_tokens(feats, prompts)[0]
+
+    def decode_with_tokens(self, feats: SAM2Features, prompts: Tensor) -> Tuple[Tensor, Tensor]:
+        """:meth:`decode` that also returns the (N, R, C) mask output tokens."""
+        num_frames = len(feats)
+        assert prompts.dim() == 3 and prompts.shape[0] == num_frames and \
+            prompts.shape[2] == self.prompt_dim, (
+                f'prompts must be ({num_frames}, R, {self.prompt_dim}), '
+                f'got {tuple(prompts.shape)}')
+        num_roles = prompts.shape[1]
+        pix_feat = self._conditioning_features(feats).repeat_interleave(num_roles, dim=0)
+        high_res = None if feats.high_res_features is None else [
+            x.repeat_interleave(num_roles, dim=0) for x in feats.high_res_features]
+        mask_logits, tokens = self._decode_tokens(pix_feat, high_res, prompts.flatten(0, 1))
+        return (mask_logits.view(num_frames, num_roles, *mask_logits.shape[-2:]),
+                tokens.view(num_frames, num_roles, -1))
+
+    # ------------------------------------------------------------------ loss
+    def loss(self, mask_logits: Tensor, gt_masks: Tensor, weights: Tensor) -> Dict[str, Tensor]:
+        """Mask CE + Dice over the rows with weight 1, normalised by their number.
+
+        Rows with weight 0 (e.g. the target of an expression without interaction)
+        stay in the graph with zero contribution, so every rank runs the same graph.
+
+        Args:
+            mask_logits: (N, R, h, w) logits from :meth:`decode`.
+            gt_masks: (N, R, H, W) bool/float masks at any resolution.
+            weights: (N, R) float in {0, 1}.
+
+        Returns:
+            ``dict(loss_mask=..., loss_dice=...)`` scalars.
+        """
+        assert mask_logits.dim() == 4 and gt_masks.dim() == 4 and \
+            gt_masks.shape[:2] == mask_logits.shape[:2] and \
+            weights.shape == mask_logits.shape[:2], (
+                'expected mask_logits (N, R, h, w), gt_masks (N, R, H, W), weights (N, R); got '
+                f'{tuple(mask_logits.shape)}, {tuple(gt_masks.shape)}, {tuple(weights.shape)}')
+        logits = mask_logits.flatten(0, 1).unsqueeze(1).float()
+        targets = gt_masks.flatten(0, 1).unsqueeze(1).to(logits.dtype)
+        row_weights = weights.flatten().to(logits.dtype)
+        num_valid = row_weights.sum().clamp(min=1)
+        if self.num_points is None:
+            logits = F.interpolate(logits, size=targets.shape[-2:], mode='bilinear',
+                                   align_corners=False)
+            point_logits, point_targets = logits.flatten(1), targets.flatten(1)
+        else:
+            point_logits, point_targets = self._sample_points(logits, targets)
+        num_points = point_logits.shape[1]
+        loss_mask = self.loss_mask(
+            point_logits, point_targets, weight=row_weights[:, None].expand(-1, num_points),
+            avg_factor=num_valid * num_points)
+        loss_dice = self.loss_dice(
+            point_logits, point_targets, weight=row_weights, avg_factor=num_valid)
+        return dict(loss_mask=loss_mask, loss_dice=loss_dice)
+
+    def _sample_points(self, logits: Tensor, targets: Tensor) -> Tuple[Tensor, Tensor]:
+        """Mask2Former point sampling: (M, 1, h, w), (M, 1, H, W) -> (M, P) each."""
+        from mmcv.ops import point_sample
+        from mmdet.models.utils import get_uncertain_point_coords_with_randomness
+        with torch.no_grad():
+            coords = get_uncertain_point_coords_with_randomness(
+                logits, None, self.num_points, self.oversample_ratio,
+                self.importance_sample_ratio)
+            point_targets = point_sample(targets, coords).squeeze(1)
+        point_logits = point_sample(logits, coords).squeeze(1)
+        return point_logits, point_targets
+
+    # ------------------------------------------------------------- inference
+    def decode_video(self, feats: SAM2Features, key_frame_inds: Sequence[int],
+                     prompts: Tensor) -> Tensor:
+        """Prompt the key frames, then propagate with SAM2's video memory.
+
+        Differentiable (it trains memory attention / encoder when ``freeze_memory``
+        is False); :meth:`predict_video` calls it without gradients.
+
+        Args:
+            feats: features of the T frames of one video, in temporal order.
+            key_frame_inds: K distinct frame indices in [0, T) carrying prompts.
+            prompts: (K, R, prompt_dim) one prompt per key frame and role.
+
+        Returns:
+            (R, T, S/4, S/4) low-resolution mask logits.
+        """
+        self._check_key_frames(len(feats), key_frame_inds, prompts)
+        return decode_video_with_memory(self, feats, list(key_frame_inds), prompts)
+
+    def predict_video(self, sam_pixels: Tensor, key_frame_inds: Sequence[int], prompts: Tensor,
+                      ori_shape: Tuple[int, int], use_memory: Optional[bool] = None) -> Tensor:
+        """Masks of R roles on all T frames of a video from prompts on K key frames.
+
+        Args:
+            sam_pixels: (T, 3, S, S) normalised frames.
+            key_frame_inds: K distinct frame indices in [0, T).
+            prompts: (K, R, prompt_dim) one prompt per key frame and role.
+            ori_shape: (H, W) of the original frames.
+            use_memory: SAM2 memory propagation, or :meth:`predict_frames`; None
+                takes the ``use_memory`` given at construction.
+
+        Returns:
+            (R, T, H, W) bool masks (logits upsampled to ``ori_shape``, threshold 0).
+        """
+        use_memory = self.use_memory if use_memory is None else use_memory
+        if not use_memory:
+            return self.predict_frames(sam_pixels, key_frame_inds, prompts, ori_shape)
+        with torch.no_grad():
+            feats = self.extract_features(sam_pixels)
+            mask_logits = self.decode_video(feats, key_frame_inds, prompts)
+        return self._to_masks(mask_logits, ori_shape)
+
+    def predict_frames(self, sam_pixels: Tensor, key_frame_inds: Sequence[int],
+                       prompts: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
+        """Like :meth:`predict_video` without memory: every frame is decoded on its own
+        with the prompts of the key frame nearest in time (the earlier one on ties).
+
+        Returns:
+            (R, T, H, W) bool masks.
+        """
+        num_frames = sam_pixels.shape[0]
+        self._check_key_frames(num_frames, key_frame_inds, prompts)
+        keys = torch.as_tensor(list(key_frame_inds), dtype=torch.float)
+        frame_inds = torch.arange(num_frames, dtype=torch.float)
+        # argmin returns the first minimum: sort keys so ties go to the earlier key
+        order = torch.argsort(keys)
+        distance = (frame_inds[:, None] - keys[order][None]).abs()
+        nearest_key = order[distance.argmin(dim=1)]
+        with torch.no_grad():
+            feats = self.extract_features(sam_pixels)
+            mask_logits = self.decode(feats, prompts[nearest_key.to(prompts.device)])
+        return self._to_masks(mask_logits.transpose(0, 1), ori_shape)
+
+    def _check_key_frames(self, num_frames: int, key_frame_inds: Sequence[int],
+                          prompts: Tensor) -> None:
+        key_frame_inds = list(key_frame_inds)
+        assert prompts.dim() == 3 and prompts.shape[0] == len(key_frame_inds) and \
+            prompts.shape[2] == self.prompt_dim, (
+                f'prompts must be (K={len(key_frame_inds)}, R, {self.prompt_dim}), '
+                f'got {tuple(prompts.shape)}')
+        if not key_frame_inds or len(set(key_frame_inds)) != len(key_frame_inds) or \
+                min(key_frame_inds) < 0 or max(key_frame_inds) >= num_frames:
+            raise ValueError(f'key_frame_inds must be distinct indices in [0, {num_frames}), '
+                             f'got {key_frame_inds}')
+
+    @staticmethod
+    def _to_masks(mask_logits: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
+        """(R, T, h, w) logits -> (R, T, H, W) bool masks at ``ori_shape``."""
+        upsampled = F.interpolate(mask_logits.float(), size=tuple(ori_shape), mode='bilinear',
+                                  align_corners=False)
+        return upsampled > 0

@@ -1,0 +1,77 @@
+"""Configurations of InternVL-2.5: the published architectures and small random ones."""
+import copy
+from typing import Optional
+
+# InternViT-300M-448px-V2_5, the vision tower of InternVL-2.5 1B and 4B.
+_INTERNVIT_300M = dict(
+    hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+    attention_bias=True, use_qk_norm=False, norm_type='layer_norm', layer_norm_eps=1e-6,
+    image_size=[448, 448], patch_size=[14, 14], hidden_act='gelu', use_mean_pooling=True)
+# Qwen2.5-{0.5B,3B}-Instruct with InternVL's 9 added tokens (vocab 151674); InternVL-2.5
+# unties lm_head from the embeddings for both sizes.
+_QWEN2_5_COMMON = dict(
+    vocab_size=151674, hidden_act='silu', max_position_embeddings=32768, rope_theta=1e6,
+    rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=151643, eos_token_id=151645)
+_PRESETS = {
+    'internvl2_5_1b': dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
+                           num_key_value_heads=2, intermediate_size=4864),
+    'internvl2_5_4b': dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16,
+                           num_key_value_heads=2, intermediate_size=11008),
+}
+
+
+def _build_internvl_config(vision: dict, text: dict, **kwargs):
+    from transformers import InternVLConfig, InternVLVisionConfig, Qwen2Config
+    text = dict(text)
+    text.setdefault('tie_word_embeddings', False)
+    # The top-level flag is what peft reads to decide whether lm_head rows are tied.
+    kwargs.setdefault('tie_word_embeddings', text['tie_word_embeddings'])
+    kwargs.setdefault('vision_feature_layer', -1)
+    return InternVLConfig(vision_config=InternVLVisionConfig(**vision),
+                          text_config=Qwen2Config(**text), **kwargs)
+
+
+def internvl2_5_config(size: str = '1B'):
+    """The ``InternVLConfig`` of InternVL-2.5-1B or -4B (native layout).
+
+    Args:
+        size: '1B' (InternViT-300M + Qwen2.5-0.5B) or '4B' (+ Qwen2.5-3B).
+
+    Returns:
+        transformers.InternVLConfig: 448 px, patch 14, pixel shuffle 0.5
+        (256 tokens per image), ``image_token_id`` 151667.
+    """
+    key = f'internvl2_5_{size.lower()}'
+    if key not in _PRESETS:
+        raise ValueError(f'size must be one of 1B, 4B; got {size!r}')
+    return _build_internvl_config(
+        _INTERNVIT_300M, {**_QWEN2_5_COMMON, **_PRESETS[key]}, image_token_id=151667,
+        image_seq_length=256, downsample_ratio=0.5)
+
+
+def config_from_dict(config: dict, vocab_size: Optional[int] = None):
+    """Build an ``InternVLConfig`` from the ``config`` argument of :class:`InternVLMLLM`.
+
+    Args:
+        config: ``dict(preset=..., vision=..., text=..., **top_level)``; with a
+            ``preset`` ('internvl2_5_1b' / 'internvl2_5_4b'), ``vision`` and
+            ``text`` override its fields. An ``InternVLConfig`` is returned as a copy.
+        vocab_size: text vocabulary when neither the preset nor ``text`` sets one.
+    """
+    from transformers import InternVLConfig
+    if isinstance(config, InternVLConfig):
+        return copy.deepcopy(config)
+    config = copy.deepcopy(dict(config))
+    preset = config.pop('preset', None)
+    vision, text = config.pop('vision', {}), config.pop('text', {})
+    if preset is not None:
+        if preset not in _PRESETS:
+            raise ValueError(f'Unknown InternVL preset {preset!r}; choose from {list(_PRESETS)}')
+        vision = {**_INTERNVIT_300M, **vision}
+        text = {**_QWEN2_5_COMMON, **_PRESETS[preset], **text}
+        config = {'image_token_id': 151667, 'downsample_ratio': 0.5, **config}
+    if 'vocab_size' not in text:
+        if vocab_size is None:
+            raise ValueError('config.text.vocab_size is needed when there is no tokenizer')
+        text['vocab_size'] = vocab_size
+    return _build_internvl_config(vision, text, **config)

@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from mmreviosa.models.segmentors.role_utils import (find_role_positions, gather_positions,
+                                                    visual_token_positions)
+
+
+def test_find_role_positions_first_hit_and_missing():
+    ids = torch.tensor([[5, 7, 1, 8, 7],
+                        [5, 2, 2, 7, 0],
+                        [1, 1, 1, 1, 1]])
+    positions, found = find_role_positions(ids, [7, 8])
+    assert found.tolist() == [[True, True], [True, False], [False, False]]
+    # Present roles: first occurrence. Missing: the first present role's position (or 0).
+    assert positions.tolist() == [[1, 3], [3, 3], [0, 0]]
+
+
+def test_gather_positions_picks_rows():
+    hidden = torch.arange(2 * 4 * 3).float().view(2, 4, 3)
+    out = gather_positions(hidden, torch.tensor([[0, 3], [2, 2]]))
+    assert torch.equal(out[0, 1], hidden[0, 3])
+    assert torch.equal(out[1, 0], hidden[1, 2])
+    assert out.shape == (2, 2, 3)
+
+
+def test_visual_token_positions_checks_counts():
+    ids = torch.tensor([[1, 9, 9, 2], [9, 9, 3, 3]])
+    assert visual_token_positions(ids, 9, [2, 2]).tolist() == [[1, 2], [0, 1]]
+    with pytest.raises(ValueError, match='expected'):
+        visual_token_positions(ids, 9, [3, 2])

@@ -1,0 +1,161 @@
+"""Score simple non-learned baselines on an InterShapes split with the InterRVOS metrics.
+
+Example::
+
+    python tools/analysis_tools/baselines.py --data-root data/intershapes/test --out baselines.json
+
+Metrics as in the InterRVOS metric: Actor / Target = actor / target masks over
+expressions with an interaction, RVOS = actor masks over expressions without
+one; per expression the mean of the per-frame J (region similarity) and F
+(contour accuracy) over all frames, then the mean over expressions;
+J&F = (J + F) / 2; all in percent.
+
+Baselines (each predicts a union of whole ground-truth shape masks):
+    empty: no pixel for either role.
+    union: every shape of the video, for both roles.
+    most_moving: actor = the shape with the largest total centroid
+        displacement over the video; target = the second largest.
+    appearance_oracle: every shape whose colour / shape / size match the words
+        of the actor's noun phrase (target: the target's phrase; no target
+        mask when the expression names one shape); blind to motion.
+    swapped_roles: the ground-truth objects with actor and target exchanged
+        (RVOS keeps the true actor): what a model that finds the participants
+        but confuses their roles would score.
+"""
+import argparse
+import json
+import os.path as osp
+from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from terminaltables import AsciiTable
+
+from mmreviosa.datasets.intershapes import matching_objects, parse_expression
+from mmreviosa.evaluation.functional import contour_accuracy, region_similarity
+
+METRIC_KEYS = ('actor_J', 'actor_F', 'actor_JF', 'target_J', 'target_F', 'target_JF',
+               'rvos_J', 'rvos_F', 'rvos_JF')
+ObjSet = FrozenSet[int]
+
+
+def _most_moving(video: dict, obj_masks: Dict[int, np.ndarray], **_) -> Tuple[ObjSet, ObjSet]:
+    travel = {}
+    for obj_id, masks in obj_masks.items():
+        centroids = [np.argwhere(m).mean(0) if m.any() else None for m in masks]
+        travel[obj_id] = sum(float(np.linalg.norm(b - a)) for a, b in zip(centroids, centroids[1:])
+                             if a is not None and b is not None)
+    ranked = sorted(travel, key=lambda i: (-travel[i], i))
+    return frozenset(ranked[:1]), frozenset(ranked[1:2])
+
+
+def _appearance_oracle(video: dict, exp: dict, **_) -> Tuple[ObjSet, ObjSet]:
+    actor_desc, target_desc = parse_expression(exp['exp'])
+    target = matching_objects(video['objects'], target_desc) if target_desc else []
+    return frozenset(matching_objects(video['objects'], actor_desc)), frozenset(target)
+
+
+def _swapped_roles(exp: dict, **_) -> Tuple[ObjSet, ObjSet]:
+    if not exp.get('target_obj_id'):
+        return frozenset(exp['obj_id']), frozenset()
+    return frozenset(exp['target_obj_id']), frozenset(exp['obj_id'])
+
+
+BASELINES: Dict[str, Callable[..., Tuple[ObjSet, ObjSet]]] = {
+    'empty': lambda **_: (frozenset(), frozenset()),
+    'union': lambda obj_masks, **_: (frozenset(obj_masks), frozenset(obj_masks)),
+    'most_moving': _most_moving,
+    'appearance_oracle': _appearance_oracle,
+    'swapped_roles': _swapped_roles,
+}
+
+
+def decode_objects(video_id: str, video: dict, mask_dict: dict) -> Dict[int, np.ndarray]:
+    """obj_id -> (T, H, W) bool masks of every shape in the video (null frames empty)."""
+    if 'objects' not in video:
+        raise KeyError(f'Video {video_id} has no "objects" field: baselines need the per-object '
+                       f'metadata written by make_intershapes.py')
+    num_frames = len(video['frames'])
+    rles = {}
+    for obj_id, obj in video['objects'].items():
+        key = str(obj['anno_id'])
+        if key not in mask_dict or len(mask_dict[key]) != num_frames:
+            raise KeyError(f'Video {video_id}: anno_id {key} missing from mask_dict or without '
+                           f'one entry per frame ({num_frames})')
+        rles[int(obj_id)] = mask_dict[key]
+    sizes = {tuple(r['size']) for frames in rles.values() for r in frames if r is not None}
+    if len(sizes) != 1:
+        raise ValueError(f'Video {video_id}: expected one mask size, found {sorted(sizes)}')
+    height, width = sizes.pop()
+    empty = np.zeros((height, width), bool)
+    return {obj_id: np.stack([empty if r is None else mask_utils.decode(r).astype(bool)
+                              for r in frames])
+            for obj_id, frames in rles.items()}
+
+
+def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
+                      ) -> Dict[str, Dict[str, float]]:
+    """Metrics (``METRIC_KEYS``, percent) of each baseline on the split at ``data_root``."""
+    names = list(names or BASELINES)
+    with open(osp.join(data_root, 'meta_expressions.json')) as f:
+        videos = json.load(f)['videos']
+    with open(osp.join(data_root, 'mask_dict.json')) as f:
+        mask_dict = json.load(f)
+    scores = {name: {'actor': [], 'target': [], 'rvos': []} for name in names}
+    for video_id, video in videos.items():
+        obj_masks = decode_objects(video_id, video, mask_dict)
+        any_mask = next(iter(obj_masks.values()))
+        cache = {}
+
+        def score(pred: ObjSet, truth: ObjSet) -> Tuple[float, float]:
+            # Predictions are unions of whole shapes, so (pred, truth) repeat a lot.
+            if (pred, truth) not in cache:
+                pred_m, gt_m = (np.logical_or.reduce([obj_masks[i] for i in ids])
+                                if ids else np.zeros_like(any_mask) for ids in (pred, truth))
+                cache[pred, truth] = (float(np.mean(region_similarity(pred_m, gt_m))),
+                                      float(np.mean(contour_accuracy(pred_m, gt_m))))
+            return cache[pred, truth]
+
+        for exp_id, exp in video['expressions'].items():
+            unknown = set(exp['obj_id']) | set(exp.get('target_obj_id') or [])
+            unknown -= set(obj_masks)
+            if unknown:
+                raise KeyError(f'Video {video_id}, expression {exp_id}: obj ids {sorted(unknown)} '
+                               f'are not in the video\'s "objects"')
+            gt_actor = frozenset(exp['obj_id'])
+            gt_target = frozenset(exp.get('target_obj_id') or [])
+            for name in names:
+                actor, target = BASELINES[name](video=video, exp=exp, obj_masks=obj_masks)
+                if gt_target:
+                    scores[name]['actor'].append(score(actor, gt_actor))
+                    scores[name]['target'].append(score(target, gt_target))
+                else:
+                    scores[name]['rvos'].append(score(actor, gt_actor))
+    results = {}
+    for name in names:
+        row = {}
+        for role, values in scores[name].items():
+            j, f = ((100 * float(np.mean(col)) for col in zip(*values)) if values
+                    else (float('nan'), float('nan')))
+            row.update({f'{role}_J': j, f'{role}_F': f, f'{role}_JF': (j + f) / 2})
+        results[name] = row
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description='InterRVOS metrics of simple baselines.')
+    parser.add_argument('--data-root', required=True, help='split folder, e.g. data/intershapes/test')
+    parser.add_argument('--baselines', nargs='+', choices=sorted(BASELINES), default=None)
+    parser.add_argument('--out', help='write the results as JSON {baseline: {metric: value}}')
+    args = parser.parse_args()
+    results = compute_baselines(args.data_root, args.baselines)
+    rows = [['baseline', *METRIC_KEYS]]
+    rows += [[name, *(f'{row[k]:.2f}' for k in METRIC_KEYS)] for name, row in results.items()]
+    print(AsciiTable(rows, title=f'Baselines on {args.data_root}').table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
