@@ -3,16 +3,15 @@ import json
 import logging
 import os
 import os.path as osp
-import pickle
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
-import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from mmreviosa.datasets.layouts import (InvalidAnnotationError, get_layout, parse_expression,
                                         resolve_ann_file)
+from mmreviosa.datasets.pickled_store import PickledStore
 from mmreviosa.datasets.video_io import (VIDEO_EXTENSIONS, count_video_frames,
                                          frame_names_for_length, video_frame_size)
 from mmreviosa.registry import DATASETS
@@ -21,44 +20,6 @@ from mmreviosa.registry import DATASETS
 FRAME_FOLDER = 'JPEGImages'
 #: Folders searched, in order, for ``<video_id>.<ext>`` when no JPEG folder exists.
 VIDEO_FOLDERS = (FRAME_FOLDER, 'videos')
-
-
-class PickledStore:
-    """A read-only ``str -> value`` mapping held as pickled bytes in numpy arrays.
-
-    Keys live in a sorted numpy string array and values in one byte buffer, so
-    dataloader workers forked from the main process share the pages instead of
-    copying them on first read (Python objects would be copied because reading
-    them touches their reference counts).  This is how mmengine stores
-    ``data_list``; here it holds what many items share (a video's frame list,
-    an annotation's masks) exactly once.
-    """
-
-    def __init__(self, items: Dict[str, Any]):
-        keys = sorted(items)
-        blobs = [pickle.dumps(items[k], protocol=4) for k in keys]
-        self._keys = np.array(keys, dtype=str) if keys else np.zeros(0, dtype='<U1')
-        self._ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
-        self._bytes = np.frombuffer(b''.join(blobs), dtype=np.uint8)
-
-    def _find(self, key: str) -> int:
-        pos = int(np.searchsorted(self._keys, key))
-        if pos >= len(self._keys) or self._keys[pos] != key:
-            return -1
-        return pos
-
-    def __contains__(self, key: str) -> bool:
-        return self._find(key) >= 0
-
-    def __getitem__(self, key: str) -> Any:
-        pos = self._find(key)
-        if pos < 0:
-            raise KeyError(key)
-        start = 0 if pos == 0 else int(self._ends[pos - 1])
-        return pickle.loads(memoryview(self._bytes[start:int(self._ends[pos])]))
-
-    def __len__(self) -> int:
-        return len(self._keys)
 
 
 def _natural_key(exp_id: str):
@@ -332,7 +293,8 @@ class InterRVOSDataset(BaseDataset):
         missing = [f for f in video['frame_names'] if f + '.png' not in present]
         if missing:
             raise InvalidAnnotationError(
-                f'{where}: {len(missing)} frames have no mask PNG in {mask_dir}, e.g. {missing[:3]}')
+                f'{where}: {len(missing)} frames have no mask PNG in {mask_dir}, '
+                f'e.g. {missing[:3]}')
         shape = _image_size(osp.join(mask_dir, video['frame_names'][0] + '.png'), where)
         if shape != video['ori_shape']:
             raise InvalidAnnotationError(

@@ -160,7 +160,7 @@ def _pair_trajectories(verb: str, rng: np.random.Generator, contact: float, size
     zero = np.zeros_like(s)
     if verb in ('pushing', 'hitting'):
         tc = rng.uniform(0.3, 0.45) if verb == 'pushing' else rng.uniform(0.4, 0.5)
-        gap = rng.uniform(0.15, 0.25) * size if verb == 'pushing' else rng.uniform(0.25, 0.32) * size
+        gap = (rng.uniform(0.15, 0.25) if verb == 'pushing' else rng.uniform(0.25, 0.32)) * size
         before = np.clip(s / tc, 0, 1)
         after = np.clip((s - tc) / (1 - tc), 0, 1)
         actor = (-(contact + gap) + gap * before) * u
@@ -243,20 +243,22 @@ def render_video(objects: List[dict], rng: np.random.Generator, size: int
         visible: obj_id -> (T, S, S) bool visible masks.
     """
     num_frames = len(objects[0]['traj'])
-    background = _background(rng, size)
-    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    background = _background(rng, size).astype(np.float32)
     visible = {o['obj_id']: np.zeros((num_frames, size, size), bool) for o in objects}
     fills = [np.array(COLORS[o['color']]) + rng.uniform(-15, 15, 3) for o in objects]
+    # Sensor noise, fresh in every frame, on shapes and background alike.
+    images = 4 * rng.standard_normal((num_frames, size, size, 3), dtype=np.float32)
     for t in range(num_frames):
-        image = background + rng.normal(0, 3, size=background.shape)
+        image = np.array(background)
         occupied = np.zeros((size, size), bool)
         masks = [shape_mask(o['shape'], o['traj'][t], o['radius'], size) for o in objects]
-        for obj, fill, mask in zip(objects, fills, masks):
-            image[mask] = fill + rng.normal(0, 6, size=(int(mask.sum()), 3))
+        for fill, mask in zip(fills, masks):
+            image[mask] = fill
         for obj, mask in zip(reversed(objects), reversed(masks)):
             visible[obj['obj_id']][t] = mask & ~occupied
             occupied |= mask
-        frames[t] = np.clip(image, 0, 255).astype(np.uint8)
+        images[t] += image
+    frames = np.clip(images, 0, 255).astype(np.uint8)
     return frames, visible
 
 
@@ -338,7 +340,7 @@ def sample_scene(rng: np.random.Generator, size: int, num_frames: int
     while len(placed) < num_objects:
         anchor = participants[rng.integers(len(participants))]
         roll = rng.random()
-        if roll < 0.4:  # appearance twin: same colour, shape and size
+        if roll < 0.5:  # appearance twin: same colour, shape and size
             look = {k: anchor[k] for k in ('color', 'shape', 'size')}
         else:  # shares at most one of colour / shape with any participant
             key = 'color' if rng.random() < 0.5 else 'shape'
@@ -346,18 +348,23 @@ def sample_scene(rng: np.random.Generator, size: int, num_frames: int
                                **({key: anchor[key]} if roll < 0.7 else {}))
         look['radius'] = SIZES[look['size']] * size
         best, best_score = None, -np.inf
-        for _ in range(25):
+        for _ in range(60):
             traj = _distractor_traj(rng, look['radius'], size, num_frames)
             score = _min_clearance(traj, look['radius'], placed)
-            # Distractors must not look like they approach a participant.
-            ends = np.stack([p['traj'][[0, -1]] for p in participants])  # (P, 2, 2)
-            dist = np.hypot(*(traj[[0, -1]][None] - ends).transpose(2, 0, 1))  # (P, 2)
-            if np.max(dist[:, 0] - dist[:, 1]) > 0.12 * size:
+            # Distractors must not look like they approach a participant or
+            # travel along with one: that would read as an interaction.
+            others = np.stack([p['traj'] for p in participants])  # (P, T, 2)
+            dist = np.hypot(*(traj[None] - others).transpose(2, 0, 1))  # (P, T)
+            near = dist.max(1) / (look['radius'] + np.array([p['radius'] for p in participants]))
+            moves = np.ptp(traj, axis=0).max() > 0
+            if np.max(dist[:, 0] - dist[:, -1]) > 0.12 * size or (moves and near.min() < 2.5):
                 score -= 10
             if score > best_score:
                 best, best_score = traj, score
             if score > 0.9:  # may touch, may not cover
                 break
+        if best_score < 0.75 and len(placed) >= 3:
+            break  # no clear room left: fewer shapes rather than a pile-up
         placed.append(dict(look, obj_id=len(placed) + 1, traj=best))
     order = rng.permutation(len(placed))
     return [placed[i] for i in order], interactions
@@ -420,7 +427,8 @@ def build_expressions(rng: np.random.Generator, objects: Dict[str, dict],
         active, passive = INTERACTIONS[inter['verb']]
         for t_act, t_pas in zip(rng.choice(active, 2, replace=False),
                                 rng.choice(passive, 2, replace=False)):
-            d_act, d_tar = _interaction_desc(rng, actor, objects), _interaction_desc(rng, target, objects)
+            d_act = _interaction_desc(rng, actor, objects)
+            d_tar = _interaction_desc(rng, target, objects)
             base = len(exps)
             exps.append(dict(exp=t_act.format(a=describe(d_act), b=describe(d_tar)),
                              obj_id=[inter['actor_obj_id']], target_obj_id=[inter['target_obj_id']],
@@ -439,11 +447,11 @@ def build_expressions(rng: np.random.Generator, objects: Dict[str, dict],
             obj = moving[rng.integers(len(moving))]
             options = [['shape'], ['color', 'shape'], ['size', 'color', 'shape'], ['size', 'shape']]
             keys = options[rng.choice(4, p=[0.25, 0.45, 0.15, 0.15])]
-            # Half the time, words that fit a look-alike with another motion.
+            # Mostly words that also fit a look-alike with another motion.
             need_motion = [k for k in options if any(
                 objects[str(i)]['motion'] != obj['motion']
                 for i in matching_objects(objects, _desc(obj, k)))]
-            if need_motion and rng.random() < 0.5:
+            if need_motion and rng.random() < 0.7:
                 keys = need_motion[rng.integers(len(need_motion))]
             desc, motion = _desc(obj, keys), obj['motion']
             template = (STATIC_TEMPLATES if motion == 'static' else MOTION_TEMPLATES)
@@ -487,7 +495,8 @@ def generate_video(split: str, index: int, seed: int, frame_size: int = 64,
         video_id, its ``meta_expressions`` entry, and its ``mask_dict`` items.
     """
     if num_frames < 4 or frame_size < 32:
-        raise ValueError(f'Need num_frames >= 4 and frame_size >= 32, got {num_frames}, {frame_size}')
+        raise ValueError(f'Need num_frames >= 4 and frame_size >= 32, got num_frames='
+                         f'{num_frames}, frame_size={frame_size}')
     rng = np.random.default_rng([seed, _SPLIT_SEED[split], index])
     video_id = f'{split}_{index:05d}'
     placed, interactions = sample_scene(rng, frame_size, num_frames)
@@ -526,7 +535,7 @@ def _generate_one(args):
 
 def generate_split(out_dir: str, split: str, num_videos: int, seed: int, frame_size: int = 64,
                    num_frames: int = 8, workers: int = 1, progress: bool = True) -> dict:
-    """Write one split (``out_dir/split``) and return its statistics (see :func:`split_statistics`)."""
+    """Write one split to ``out_dir/split``; returns its :func:`split_statistics`."""
     if split not in _SPLIT_SEED:
         raise KeyError(f'Unknown split {split!r}; expected one of {SPLITS}')
     split_dir = osp.join(out_dir, split)

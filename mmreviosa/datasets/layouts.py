@@ -159,7 +159,8 @@ def parse_expression(layout: str, exp: Any, where: str) -> Dict[str, Any]:
         parsed['target_anno_id'] = _str_ids(exp.get('target_anno_id'), 'target_anno_id', where)
         pair = exp.get('pair_exp_id')
         if pair is not None and not (isinstance(pair, (str, int)) and not isinstance(pair, bool)):
-            raise InvalidAnnotationError(f'{where}: pair_exp_id must be an id or null, got {pair!r}')
+            raise InvalidAnnotationError(
+                f'{where}: pair_exp_id must be an id or null, got {pair!r}')
         parsed['pair_exp_id'] = None if pair is None else str(pair)
         shared = set(parsed['anno_id']) & set(parsed['target_anno_id'])
         if shared:

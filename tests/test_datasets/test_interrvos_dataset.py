@@ -348,3 +348,40 @@ def test_config_of_another_package_builds_the_dataset(split, tmp_path):
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[-5:] == ['mmreviosa.datasets.interrvos', '4', '(4,', '24,', '32)']
+
+
+def test_intershapes_split_loads_with_consistent_pairs(tmp_path):
+    from mmreviosa.datasets.intershapes import generate_split
+    generate_split(str(tmp_path), 'valid', num_videos=2, seed=0, progress=False)
+    dataset = InterRVOSDataset(str(tmp_path / 'valid'), pipeline=LOAD_ALL, test_mode=True)
+    assert len(dataset) > 0 and not dataset.skipped
+    index = dataset.expression_index()
+    for idx in range(len(dataset)):
+        results = dataset[idx]
+        assert results['gt_actor_masks'].any()
+        assert results['gt_target_masks'].any() == results['has_interaction']
+        pair = results['pair_exp_id']
+        if pair is not None:
+            # The inverse expression swaps the roles.
+            inverse = dataset.get_data_info(index[(results['video_id'], pair)])
+            assert inverse['pair_exp_id'] == results['exp_id']
+            assert inverse['anno_id'] == results['target_anno_id']
+            assert inverse['target_anno_id'] == results['anno_id']
+
+
+def test_pickled_store_maps_keys_to_copies_of_values():
+    import copy
+    import pickle
+
+    from mmreviosa.datasets.pickled_store import PickledStore
+    values = {'10': [None, {'size': [2, 2], 'counts': 'x'}], '9': ['a'], 'vid/é': (1, 2)}
+    store = PickledStore(values)
+    for restored in (store, pickle.loads(pickle.dumps(store)), copy.deepcopy(store)):
+        assert len(restored) == 3
+        assert all(restored[k] == v for k, v in values.items())
+        assert '1' not in restored and '10' in restored
+        with pytest.raises(KeyError):
+            restored['11']
+    store['9'].append('b')  # callers get copies
+    assert store['9'] == ['a']
+    assert len(PickledStore({})) == 0 and 'x' not in PickledStore({})

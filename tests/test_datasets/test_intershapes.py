@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmreviosa.datasets.intershapes import (COLORS, SHAPES, SIZES, VOCABULARY,
-                                            generate_intershapes, generate_split,
-                                            parse_expression, split_sizes)
+from mmreviosa.datasets.intershapes import (COLORS, SHAPES, SIZES, VOCABULARY, generate_intershapes,
+                                            generate_split, parse_expression, split_sizes)
 
 FRAME_SIZE = 64
 NUM_FRAMES = 8

@@ -3,7 +3,6 @@ import importlib.util
 import json
 import math
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
@@ -119,14 +118,14 @@ def test_missing_object_metadata_is_reported(interaction_split):
         baselines.compute_baselines(interaction_split)
 
 
-def test_cli_on_a_generated_split_writes_every_metric(tmp_path):
+def test_cli_on_a_generated_split_writes_every_metric(tmp_path, monkeypatch, capsys):
     from mmreviosa.datasets.intershapes import generate_split
     generate_split(str(tmp_path), 'test', 12, seed=3, progress=False)
     out = tmp_path / 'baselines.json'
-    proc = subprocess.run([sys.executable, TOOL, '--data-root', str(tmp_path / 'test'),
-                           '--out', str(out)], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
-    assert 'appearance_oracle' in proc.stdout
+    monkeypatch.setattr(sys, 'argv', [TOOL, '--data-root', str(tmp_path / 'test'),
+                                      '--out', str(out)])
+    baselines.main()
+    assert 'appearance_oracle' in capsys.readouterr().out
     results = json.loads(out.read_text())
     assert set(results) == set(baselines.BASELINES)
     for row in results.values():

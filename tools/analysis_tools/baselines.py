@@ -144,7 +144,8 @@ def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
 
 def main():
     parser = argparse.ArgumentParser(description='InterRVOS metrics of simple baselines.')
-    parser.add_argument('--data-root', required=True, help='split folder, e.g. data/intershapes/test')
+    parser.add_argument('--data-root', required=True,
+                        help='split folder, e.g. data/intershapes/test')
     parser.add_argument('--baselines', nargs='+', choices=sorted(BASELINES), default=None)
     parser.add_argument('--out', help='write the results as JSON {baseline: {metric: value}}')
     args = parser.parse_args()

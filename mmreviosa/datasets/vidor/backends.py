@@ -124,7 +124,10 @@ class HFCausalLMBackend(ChatBackend):
                                                    add_generation_prompt=True)
         else:
             prompt = ''.join(f'{m["role"]}: {m["content"]}\n' for m in messages) + 'assistant: '
-        inputs = tokenizer(prompt, return_tensors='pt').to(self.device)
+        encoded = tokenizer(prompt, return_tensors='pt')
+        # Only what a causal LM takes (some tokenizers add token_type_ids).
+        inputs = {k: encoded[k].to(self.device) for k in ('input_ids', 'attention_mask')
+                  if k in encoded}
         sampling = dict(do_sample=True, temperature=self.temperature) \
             if self.temperature > 0 else dict(do_sample=False)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \

@@ -23,13 +23,14 @@ and the F formula, evaluated in the official order, hence identical results.
 """
 import functools
 import warnings
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
-from .packed_masks import (boundary_planes, dilate_disk, num_words_for,
-                           pack_planes, popcounts, unpack_plane)
+from .packed_masks import (WORD_BITS, boundary_planes, dilate_disk,
+                           num_words_for, pack_frames, pack_planes, popcounts,
+                           unpack_plane)
 
 __all__ = [
     'region_similarity', 'contour_accuracy', 'region_and_contour',
@@ -38,6 +39,8 @@ __all__ = [
 
 ArrayLike = Union[np.ndarray, 'torch.Tensor']  # noqa: F821
 Measure = Union[float, np.ndarray]
+_FIRST_BIT = np.uint64(1)
+_LAST_BIT = np.uint64(1 << (WORD_BITS - 1))
 
 
 def _to_numpy(array, name: str) -> np.ndarray:
@@ -142,35 +145,6 @@ def _disk_half_widths(radius: float) -> Optional[Tuple[int, ...]]:
     return tuple(half_widths)
 
 
-def _occupied_span(any_along: np.ndarray) -> Tuple[int, int]:
-    indices = np.flatnonzero(any_along)
-    return int(indices[0]), int(indices[-1])
-
-
-def _crop_box(pred: np.ndarray, gt: np.ndarray) -> Optional[Tuple[slice,
-                                                                  slice]]:
-    """Bounding box of ``pred | gt`` grown by one row and column, or None.
-
-    Outside this box both masks and both boundary maps are zero, and the
-    boundary map inside it is the same as in the full frame (see
-    ``boundary_planes``: a boundary pixel only looks one pixel down/right).
-    """
-    pred_rows = pred.view(np.uint8).max(axis=1) if pred.dtype == np.bool_ \
-        else pred.max(axis=1)
-    gt_rows = gt.view(np.uint8).max(axis=1) if gt.dtype == np.bool_ \
-        else gt.max(axis=1)
-    rows = pred_rows | gt_rows
-    if not rows.any():
-        return None
-    top, bottom = _occupied_span(rows)
-    band = slice(top, bottom + 1)
-    cols = pred[band].any(axis=0) | gt[band].any(axis=0)
-    left, right = _occupied_span(cols)
-    height, width = pred.shape
-    return (slice(max(top - 1, 0), min(bottom + 2, height)),
-            slice(max(left - 1, 0), min(right + 2, width)))
-
-
 def _f_from_counts(n_fg: int, n_gt: int, fg_match: int,
                    gt_match: int) -> float:
     """DAVIS ``f_measure`` precision/recall case analysis and F formula."""
@@ -188,83 +162,136 @@ def _f_from_counts(n_fg: int, n_gt: int, fg_match: int,
     return 2 * precision * recall / (precision + recall)
 
 
-# Frames are measured in batches whose planes all have the largest crop
-# size of the batch; this bounds the words of one plane stack (~16 MB).
-_MAX_BATCH_WORDS = 1 << 21
-_MAX_BATCH_FRAMES = 32
+class _Crop(NamedTuple):
+    """Where one frame's work happens: pixel rows, word columns, width."""
+    frame: int
+    rows: slice
+    words: slice
+    width: int
 
 
-def _batches(boxes: List[Tuple[int, Tuple[slice, slice]]],
-             words_per_frame: Callable[[int, int], int]):
-    """Split ``(frame, box)`` pairs into runs that fit ``_MAX_BATCH_WORDS``."""
+def _crop_boxes(union_words: np.ndarray, frame_width: int) -> List[_Crop]:
+    """Word-aligned bounding boxes of ``pred | gt``, one row/column grown.
+
+    Outside the box both masks are background, so neither boundary map has a
+    pixel there: a boundary pixel differs from a neighbour one pixel down or
+    right, hence lies in the bounding box grown by one row and column up and
+    left. The box also keeps one background row and column below and right
+    (or reaches the frame border), so that the last-row / last-column rule of
+    ``_seg2bmap`` gives the same values inside the box as in the frame.
+    Frames where both masks are empty get no box.
+
+    Args:
+        union_words: ``(n, H, num_words)`` packed ``pred | gt``.
+        frame_width: W.
+
+    Returns:
+        list[_Crop]: one per non-empty frame.
+    """
+    num_frames, height, num_words = union_words.shape
+    occupied_rows = union_words.any(axis=2)
+    crops = []
+    for frame in range(num_frames):
+        rows = np.flatnonzero(occupied_rows[frame])
+        if rows.size == 0:
+            continue
+        top, bottom = int(rows[0]), int(rows[-1])
+        columns = np.bitwise_or.reduce(union_words[frame, top:bottom + 1],
+                                       axis=0)
+        occupied_words = np.flatnonzero(columns)
+        first, last = int(occupied_words[0]), int(occupied_words[-1])
+        if first > 0 and columns[first] & _FIRST_BIT:
+            first -= 1  # the column left of a pixel on bit 0
+        if last + 1 < num_words and columns[last] & _LAST_BIT:
+            last += 1  # the column right of a pixel on bit 63
+        crops.append(
+            _Crop(frame, slice(max(top - 1, 0), min(bottom + 2, height)),
+                  slice(first, last + 1),
+                  min(WORD_BITS * (last + 1), frame_width) - WORD_BITS * first))
+    return crops
+
+
+# Frames are measured in batches that share one stack of planes, sized by
+# the largest crop in the batch; a bound on its words keeps the arrays small
+# enough to stay in cache and be reused by the allocator.
+_MAX_BATCH_WORDS = 1 << 12
+_MAX_BATCH_FRAMES = 16
+# Frames packed at once: bounds memory on long, high-resolution videos.
+_CHUNK_FRAMES = 32
+
+
+def _batches(crops: List[_Crop], reach: int) -> Iterator[List[_Crop]]:
+    """Group crops of similar shape into batches of bounded size."""
+    crops = sorted(crops,
+                   key=lambda crop: (num_words_for(crop.width, reach), crop.
+                                     rows.stop - crop.rows.start))
     batch, max_height, max_width = [], 0, 0
-    for frame, box in boxes:
-        height = max(max_height, box[0].stop - box[0].start)
-        width = max(max_width, box[1].stop - box[1].start)
+    for crop in crops:
+        height = max(max_height, crop.rows.stop - crop.rows.start)
+        width = max(max_width, crop.width)
+        words = 2 * (height + reach) * num_words_for(width, reach)
         if batch and (len(batch) == _MAX_BATCH_FRAMES
-                      or (len(batch) + 1) * words_per_frame(height, width) >
-                      _MAX_BATCH_WORDS):
+                      or (len(batch) + 1) * words > _MAX_BATCH_WORDS):
             yield batch
             batch = []
-            height = box[0].stop - box[0].start
-            width = box[1].stop - box[1].start
-        batch.append((frame, box))
+            height, width = crop.rows.stop - crop.rows.start, crop.width
+        batch.append(crop)
         max_height, max_width = height, width
     if batch:
         yield batch
 
 
-def _measure_batch(pred: np.ndarray, gt: np.ndarray,
-                   void: Optional[np.ndarray],
-                   batch: List[Tuple[int, Tuple[slice, slice]]],
-                   radius: float, half_widths: Optional[Tuple[int, ...]],
+def _measure_batch(words: np.ndarray, void_words: Optional[np.ndarray],
+                   batch: List[_Crop], radius: float,
+                   half_widths: Optional[Tuple[int, ...]], reach: int,
                    jaccard: Optional[np.ndarray],
-                   fmeasure: Optional[np.ndarray]) -> None:
-    """Fill ``jaccard[t]`` / ``fmeasure[t]`` for the frames of one batch."""
-    frames = [frame for frame, _ in batch]
-    boxes = [box for _, box in batch]
-    num = len(frames)
-    heights = np.array([rows.stop - rows.start for rows, _ in boxes])
-    widths = np.array([cols.stop - cols.start for _, cols in boxes])
-    reach = len(half_widths) - 1 if half_widths else 0
-    plane_rows = int(heights.max()) + max(reach, 1)
+                   fmeasure: Optional[np.ndarray], offset: int) -> None:
+    """Fill ``jaccard`` / ``fmeasure`` at ``offset + crop.frame``.
+
+    Args:
+        words: ``(2, n, H, num_words)`` packed pred and gt frames.
+        void_words: ``(n, H, num_words)`` packed void frames, or None.
+    """
+    num = len(batch)
+    heights = np.array([crop.rows.stop - crop.rows.start for crop in batch])
+    widths = np.array([crop.width for crop in batch])
+    plane_rows = int(heights.max()) + reach
     num_words = num_words_for(int(widths.max()), reach)
-    crops = [pred[t][box] for t, box in batch] + [gt[t][box]
-                                                  for t, box in batch]
-    planes = pack_planes(crops, plane_rows, num_words)
-    if void is not None:
-        kept = ~pack_planes([void[t][box] for t, box in batch], plane_rows,
-                            num_words)
-        planes.reshape(2, num, plane_rows, num_words)[:] &= kept
-    by_role = planes.reshape(2, num, plane_rows, num_words)
+    planes = np.zeros((2, num, plane_rows, num_words), np.uint64)
+    for index, crop in enumerate(batch):
+        height = crop.rows.stop - crop.rows.start
+        used_words = crop.words.stop - crop.words.start
+        target = planes[:, index, :height, :used_words]
+        target[:] = words[:, crop.frame, crop.rows, crop.words]
+        if void_words is not None:
+            target &= ~void_words[crop.frame, crop.rows, crop.words]
+    frames = [offset + crop.frame for crop in batch]
     if jaccard is not None:
-        inter = popcounts(by_role[0] & by_role[1])
-        union = popcounts(by_role[0] | by_role[1])
-        for i, frame in enumerate(frames):
-            jaccard[frame] = 1.0 if union[i] == 0 else (float(inter[i]) /
-                                                        float(union[i]))
+        inter = popcounts(planes[0] & planes[1])
+        union = popcounts(planes[0] | planes[1])
+        for index, frame in enumerate(frames):
+            jaccard[frame] = 1.0 if union[index] == 0 else (
+                float(inter[index]) / float(union[index]))
     if fmeasure is None:
         return
-    boundaries = boundary_planes(planes, np.tile(heights, 2),
-                                 np.tile(widths, 2))
+    flat_shape = (2 * num, plane_rows, num_words)
+    boundaries = boundary_planes(
+        planes.reshape(flat_shape), np.tile(heights, 2), np.tile(widths, 2))
     counts = popcounts(boundaries)
-    n_fg, n_gt = counts[:num], counts[num:]
     matches = np.zeros(2 * num, np.int64)
-    if np.any((n_fg > 0) & (n_gt > 0)):
+    if np.any((counts[:num] > 0) & (counts[num:] > 0)):
         if half_widths is not None:
             dilated = dilate_disk(boundaries, half_widths)
         else:
             dilated = _dilate_unpacked(boundaries, np.tile(heights, 2),
                                        np.tile(widths, 2), radius)
         # pred boundary against dilated gt, then gt boundary against pred
-        dilated = dilated.reshape(2, num, plane_rows, num_words)[::-1]
-        matches = popcounts(
-            (boundaries.reshape(dilated.shape) & dilated).reshape(
-                planes.shape))
-    for i, frame in enumerate(frames):
-        fmeasure[frame] = _f_from_counts(int(n_fg[i]), int(n_gt[i]),
-                                         int(matches[i]),
-                                         int(matches[num + i]))
+        swapped = dilated.reshape(planes.shape)[::-1].reshape(flat_shape)
+        matches = popcounts(boundaries & swapped)
+    for index, frame in enumerate(frames):
+        fmeasure[frame] = _f_from_counts(
+            int(counts[index]), int(counts[num + index]), int(matches[index]),
+            int(matches[num + index]))
 
 
 def _dilate_unpacked(boundaries: np.ndarray, heights: np.ndarray,
@@ -284,7 +311,7 @@ def _dilate_unpacked(boundaries: np.ndarray, heights: np.ndarray,
 
 def _video_measures(pred, gt, void, bound_th: float, need_j: bool,
                     need_f: bool) -> Tuple[Measure, Measure]:
-    """J and/or F of ``(H, W)`` or ``(T, H, W)`` masks (nan if not asked)."""
+    """J and/or F of ``(H, W)`` or ``(T, H, W)`` masks (None if not asked)."""
     pred, gt, void = _check_masks(pred, gt, void)
     single_frame = pred.ndim == 2
     if single_frame:
@@ -296,27 +323,23 @@ def _video_measures(pred, gt, void, bound_th: float, need_j: bool,
     fmeasure = np.ones(num_frames) if need_f else None
     radius = boundary_radius(height, width, bound_th)
     half_widths = _disk_half_widths(radius) if need_f else None
-    reach = len(half_widths) - 1 if half_widths else 0
-
-    def words_per_frame(crop_height: int, crop_width: int) -> int:
-        return 2 * (crop_height + max(reach, 1)) * num_words_for(
-            crop_width, reach)
-
-    boxes = [(t, _crop_box(pred[t], gt[t])) for t in range(num_frames)]
-    # similar crop shapes share a batch, so little padding is processed
-    boxes = sorted(((t, box) for t, box in boxes if box is not None),
-                   key=lambda item: (num_words_for(
-                       item[1][1].stop - item[1][1].start, reach), item[1][0].
-                                     stop - item[1][0].start))
-    for batch in _batches(boxes, words_per_frame):
-        _measure_batch(pred, gt, void, batch, radius, half_widths, jaccard,
-                       fmeasure)
+    # zero rows / columns each plane needs: the dilation reach, and at least
+    # one for the boundary maps
+    reach = max(len(half_widths) - 1 if half_widths else 0, 1)
+    for start in range(0, num_frames, _CHUNK_FRAMES):
+        chunk = slice(start, start + _CHUNK_FRAMES)
+        words = pack_frames(pred[chunk], gt[chunk])
+        void_words = None if void is None else pack_frames(void[chunk])[0]
+        crops = _crop_boxes(words[0] | words[1], width)
+        for batch in _batches(crops, reach):
+            _measure_batch(words, void_words, batch, radius, half_widths,
+                           reach, jaccard, fmeasure, start)
     results = []
     for values in (jaccard, fmeasure):
-        if values is None:
-            results.append(None)
+        if values is None or not single_frame:
+            results.append(values)
         else:
-            results.append(float(values[0]) if single_frame else values)
+            results.append(float(values[0]))
     return results[0], results[1]
 
 

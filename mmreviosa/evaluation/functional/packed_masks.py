@@ -25,6 +25,28 @@ def num_words_for(width: int, gap: int) -> int:
     return -(-(width + gap) // WORD_BITS)
 
 
+def pack_frames(*masks: np.ndarray) -> np.ndarray:
+    """Pack the rows of stacks of binary frames into words.
+
+    Args:
+        *masks: ``m`` arrays of shape ``(n, H, W)``, any dtype (non-zero =
+            set).
+
+    Returns:
+        np.ndarray: ``(m, n, H, ceil(W / 64))`` uint64; bit ``j`` of word ``k``
+        is column ``64 * k + j``; bits past ``W`` are zero.
+    """
+    num_frames, height, width = masks[0].shape
+    num_bytes = -(-width // 8)
+    num_words = -(-num_bytes // 8)
+    buffer = np.zeros((len(masks), num_frames, height, num_words * 8),
+                      np.uint8)
+    for index, mask in enumerate(masks):
+        buffer[index, ..., :num_bytes] = np.packbits(
+            mask, axis=-1, bitorder='little')
+    return buffer.view('<u8')
+
+
 def pack_planes(crops: Sequence[np.ndarray], rows: int,
                 num_words: int) -> np.ndarray:
     """Pack 2-D binary crops into a stack of zero-padded bit planes.
@@ -37,7 +59,7 @@ def pack_planes(crops: Sequence[np.ndarray], rows: int,
 
     Returns:
         np.ndarray: ``(n, rows, num_words)`` uint64, crop ``i`` in the top-left
-        corner of plane ``i`` (little-endian bit order inside a word).
+        corner of plane ``i``.
     """
     buffer = np.zeros((len(crops), rows, num_words * 8), np.uint8)
     for plane, crop in enumerate(crops):
@@ -74,7 +96,7 @@ def boundary_planes(planes: np.ndarray, heights: np.ndarray,
     Args:
         planes: ``(n, rows, num_words)`` uint64 packed crops; plane ``i`` holds
             ``heights[i] x widths[i]`` pixels, is zero elsewhere, and has at
-            least one zero row below its content.
+            least one zero row below and one zero column after its content.
         heights: ``(n,)`` int, rows of each crop.
         widths: ``(n,)`` int, columns of each crop.
 
@@ -82,13 +104,17 @@ def boundary_planes(planes: np.ndarray, heights: np.ndarray,
         np.ndarray: boundary maps, same shape as ``planes``, zero outside each
         crop.
     """
-    num_planes = planes.shape[0]
+    num_planes, _, num_words = planes.shape
     plane_index = np.arange(num_planes)
-    # east neighbour: pixel x + 1 of the same row, carried across words
-    east = planes >> _ONE
-    east[..., :-1] |= planes[..., 1:] << _LAST_BIT_SHIFT
+    # east neighbour: pixel x + 1, carried across words of the flat string;
+    # the bit a row's last word receives from the next row is cleared
+    flat = planes.reshape(-1)
+    east = flat >> _ONE
+    east[:-1] |= flat[1:] << _LAST_BIT_SHIFT
+    east = east.reshape(planes.shape)
+    east[..., -1] &= ~(_ONE << _LAST_BIT_SHIFT)
     last_word, last_bit = np.divmod(np.asarray(widths) - 1, WORD_BITS)
-    last_column = np.zeros((num_planes, 1, planes.shape[-1]), np.uint64)
+    last_column = np.zeros((num_planes, 1, num_words), np.uint64)
     last_column[plane_index, 0, last_word] = _ONE << last_bit.astype(np.uint64)
     east |= planes & last_column
     # south and south-east neighbours, last content row replicated

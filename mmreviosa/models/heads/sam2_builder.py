@@ -14,12 +14,23 @@ memory attention run through the same sam2 code:
   and less accurate than a small conv pyramid at 64 px on a CPU, hence the swap.
 """
 import contextlib
-import math
 import os
 from typing import Dict, List, Optional, Sequence
 
+import sam2
 import torch
 import torch.nn.functional as F
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from sam2.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
+from sam2.modeling.memory_encoder import CXBlock, Fuser, MaskDownSampler, MemoryEncoder
+from sam2.modeling.position_encoding import PositionEmbeddingSine
+from sam2.modeling.sam2_base import SAM2Base
+from sam2.modeling.sam.mask_decoder import MaskDecoder
+from sam2.modeling.sam.transformer import RoPEAttention, TwoWayTransformer
 from torch import nn
 
 __all__ = [
@@ -30,7 +41,6 @@ __all__ = [
 
 def sam2_config_names() -> List[str]:
     """Hydra config names shipped inside the installed ``sam2`` package."""
-    import sam2
     package_dir = sam2.__path__[0]
     names = []
     for folder, _, files in os.walk(os.path.join(package_dir, 'configs')):
@@ -42,12 +52,6 @@ def sam2_config_names() -> List[str]:
 
 def _compose_sam2_config(model_cfg: str, hydra_overrides: Sequence[str]):
     """Compose ``model_cfg`` from sam2's config module, whatever hydra state the caller has."""
-    import sam2  # noqa: F401  (the config module hydra searches)
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
-    from omegaconf import OmegaConf
-
     if model_cfg not in sam2_config_names():
         raise FileNotFoundError(
             f'SAM2 config {model_cfg!r} is not shipped in the installed sam2 package; '
@@ -108,7 +112,6 @@ def build_sam2_from_config(model_cfg: str, hydra_overrides: Sequence[str] = ()) 
         The model (train mode, on the default device; on meta when the caller set
         ``torch.device('meta')``).
     """
-    from hydra.utils import instantiate
     cfg = _compose_sam2_config(model_cfg, hydra_overrides)
     on_meta = torch.get_default_device().type == 'meta'
     with _parameters_on_meta() if on_meta else contextlib.nullcontext():
@@ -146,7 +149,6 @@ class _TinyFpnNeck(nn.Module):
 
     def __init__(self, in_channels: Sequence[int], d_model: int):
         super().__init__()
-        from sam2.modeling.position_encoding import PositionEmbeddingSine
         self.d_model = d_model
         self.lateral_convs = nn.ModuleList(nn.Conv2d(c, d_model, 1) for c in in_channels)
         self.position_encoding = PositionEmbeddingSine(num_pos_feats=d_model)
@@ -231,13 +233,6 @@ def build_tiny_sam2(image_size: int = 64,
     Returns:
         A ``SAM2Base`` in train mode.
     """
-    from sam2.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
-    from sam2.modeling.memory_encoder import CXBlock, Fuser, MaskDownSampler, MemoryEncoder
-    from sam2.modeling.position_encoding import PositionEmbeddingSine
-    from sam2.modeling.sam.mask_decoder import MaskDecoder
-    from sam2.modeling.sam.transformer import RoPEAttention, TwoWayTransformer
-    from sam2.modeling.sam2_base import SAM2Base
-
     if image_size % backbone_stride:
         raise ValueError(f'image_size {image_size} is not a multiple of backbone_stride '
                          f'{backbone_stride}')

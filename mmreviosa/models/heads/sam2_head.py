@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmcv.ops import point_sample
+from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -21,7 +23,11 @@ from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_t
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
 from mmreviosa.registry import MODELS
 
-__all__ = ['SAM2Features', 'SAM2Head']
+__all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD']
+
+#: SAM2 normalises RGB frames scaled to [0, 1] with the ImageNet statistics.
+SAM2_PIXEL_MEAN = (0.485, 0.456, 0.406)
+SAM2_PIXEL_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -64,6 +70,10 @@ class SAM2Head(BaseModule):
     outputs never reach the loss; SAM2's own tracking still uses them on frames
     without prompts). Parameters that the image-level loss does not reach are
     frozen, so DDP needs no ``find_unused_parameters``.
+
+    Memory propagation needs trained memory attention / encoder: with random
+    weights (e.g. the tiny variant) use ``use_memory=False`` unless they are trained
+    through :meth:`decode_video` (``freeze_memory=False``).
 
     Args:
         model_cfg: a sam2 hydra config name shipped in the sam2 package (e.g.
@@ -157,26 +167,33 @@ class SAM2Head(BaseModule):
                   decoder.iou_prediction_head]
         if getattr(decoder, 'pred_obj_scores', False):
             frozen.append(decoder.pred_obj_score_head)
+        if hasattr(sam2, 'mask_downsample'):
+            frozen.append(sam2.mask_downsample)  # only for mask inputs
         if self.freeze_image_encoder:
             frozen.append(sam2.image_encoder)
         if self.freeze_memory:
             frozen += [sam2.memory_attention, sam2.memory_encoder, sam2.obj_ptr_proj,
                        sam2.obj_ptr_tpos_proj, prompt_encoder.not_a_point_embed]
-            if hasattr(sam2, 'mask_downsample'):
-                frozen.append(sam2.mask_downsample)
         return frozen
+
+    def _frozen_parameters(self) -> List[nn.Parameter]:
+        sam2 = self.sam2
+        names = []
+        if sam2.directly_add_no_mem_embed:
+            names.append('no_mem_pos_enc')  # only for the dummy memory token
+        if self.freeze_memory:
+            names += ['maskmem_tpos_enc', 'no_mem_embed', 'no_mem_pos_enc', 'no_obj_ptr',
+                      'no_obj_embed_spatial']
+        params = [getattr(sam2, name, None) for name in names]
+        return [param for param in params if isinstance(param, nn.Parameter)]
 
     def _freeze(self) -> None:
         for module in self._frozen_modules():
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
-        if self.freeze_memory:
-            for name in ('maskmem_tpos_enc', 'no_mem_embed', 'no_mem_pos_enc', 'no_obj_ptr',
-                         'no_obj_embed_spatial'):
-                param = getattr(self.sam2, name, None)
-                if isinstance(param, nn.Parameter):
-                    param.requires_grad = False
+        for param in self._frozen_parameters():
+            param.requires_grad = False
 
     def train(self, mode: bool = True) -> 'SAM2Head':
         """Switch modes but keep frozen parts in eval mode (no dropout, fixed norms)."""
@@ -190,8 +207,8 @@ class SAM2Head(BaseModule):
         """Run the image encoder once per frame.
 
         Args:
-            sam_pixels: (N, 3, S, S) float frames resized (not padded) to S x S and
-                normalised with SAM's ImageNet mean / std.
+            sam_pixels: (N, 3, S, S) float RGB frames resized (not padded) to S x S,
+                scaled to [0, 1] and normalised with ``SAM2_PIXEL_MEAN`` / ``_STD``.
 
         Returns:
             :class:`SAM2Features` of the N frames (encoder part without gradients when
@@ -214,7 +231,7 @@ class SAM2Head(BaseModule):
     # --------------------------------------------------------------- decoding
     def _conditioning_features(self, feats: SAM2Features) -> Tensor:
         """(N, C, h, w) features of prompted frames: SAM2's "no memory" input."""
-        n, c, h, w = feats.image_embeddings.shape
+        h, w = feats.image_embeddings.shape[-2:]
         flat = feats.image_embeddings.flatten(2).permute(2, 0, 1)
         flat_pos = feats.image_pos.flatten(2).permute(2, 0, 1)
         return self.sam2._prepare_memory_conditioned_features(
@@ -316,8 +333,6 @@ class SAM2Head(BaseModule):
 
     def _sample_points(self, logits: Tensor, targets: Tensor) -> Tuple[Tensor, Tensor]:
         """Mask2Former point sampling: (M, 1, h, w), (M, 1, H, W) -> (M, P) each."""
-        from mmcv.ops import point_sample
-        from mmdet.models.utils import get_uncertain_point_coords_with_randomness
         with torch.no_grad():
             coords = get_uncertain_point_coords_with_randomness(
                 logits, None, self.num_points, self.oversample_ratio,

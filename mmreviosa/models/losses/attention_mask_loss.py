@@ -9,14 +9,16 @@ resized to that grid.
 Normalisation (``normalize``), with ``a`` the head/layer-mean attention over
 the visual tokens and ``m`` the fraction of each patch the mask covers:
 
-===============  ===================================  =================  =====
-mode             prediction p / target q              reduce per group   skip
-===============  ===================================  =================  =====
-``frame_sum``    a / sum_frame(a)  vs  m / sum_frame(m)  sum over frame   empty
-``clip_sum``     a / sum_clip(a)   vs  m / sum_clip(m)   sum over clip    empty
-``frame_max``    a / max_frame(a)  vs  m                 mean over frame  empty
-``none``         a                 vs  m                 mean over frame  --
-===============  ===================================  =================  =====
+* ``frame_sum``: p = a / sum_frame(a), q = m / sum_frame(m); summed over
+  the frame's patches; frames with an empty mask skipped.
+* ``clip_sum``: p = a / sum_clip(a), q = m / sum_clip(m); summed over the
+  clip's patches; rows with an empty mask in every frame skipped.
+* ``frame_max``: p = a / max_frame(a), q = m; mean over the frame's patches;
+  frames with an empty mask skipped.
+* ``none``: p = a, q = m; mean over the frame's patches; nothing skipped.
+
+Groups (frames, or clips for ``clip_sum``) are then averaged over all valid
+groups of the batch.
 
 Default ``frame_sum``, because:
 
@@ -150,12 +152,9 @@ class AttentionMaskLoss(nn.Module):
             tuple[Tensor, Tensor]: loss and bool weight, both ``(B, R, T')``
             (``(B, R)`` for ``clip_sum``).
         """
-        patch_dims = (-2, -1) if self.normalize != 'clip_sum' else (-3, -2,
-                                                                     -1)
+        patch_dims = (-3, -2, -1) if self.normalize == 'clip_sum' else (-2, -1)
         mask_area = coverage.sum(patch_dims, keepdim=True)
-        has_mask = mask_area.squeeze(-1).squeeze(-1) > 0
-        if self.normalize == 'clip_sum':
-            has_mask = has_mask.squeeze(-1)
+        has_mask = mask_area.flatten(-len(patch_dims)).squeeze(-1) > 0
         if self.normalize in ('frame_sum', 'clip_sum'):
             prediction = visual_attention / visual_attention.sum(
                 patch_dims, keepdim=True).clamp(min=self.eps**2)

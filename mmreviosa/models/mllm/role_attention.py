@@ -45,10 +45,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
-from transformers.masking_utils import (ALL_MASK_ATTENTION_FUNCTIONS,
-                                        AttentionMaskInterface)
-from transformers.modeling_utils import (ALL_ATTENTION_FUNCTIONS,
-                                         AttentionInterface)
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 ROLE_ATTENTION_PREFIX = 'reviosa_'
 SUPPORTED_BASES = ('sdpa', 'flash_attention_2')

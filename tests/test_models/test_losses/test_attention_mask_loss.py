@@ -37,8 +37,8 @@ def reference_loss(attention, visual_positions, masks, valid, grid, mode,
                         k = (t * grid_h + i) * grid_w + j
                         position = int(visual_positions[b, k])
                         visual.append(
-                            sum(float(attention[b, l, h, r, position])
-                                for l in range(num_layers)
+                            sum(float(attention[b, layer, h, r, position])
+                                for layer in range(num_layers)
                                 for h in range(num_heads)) /
                             (num_layers * num_heads))
                         block = masks[b, r, t, i * cell_h:(i + 1) * cell_h,

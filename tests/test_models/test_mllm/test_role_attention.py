@@ -3,13 +3,12 @@ import copy
 
 import pytest
 import torch
-from transformers import (InternVLConfig, InternVLForConditionalGeneration,
-                          InternVLVisionConfig, Qwen2Config, Qwen2ForCausalLM)
+from transformers import (InternVLConfig, InternVLForConditionalGeneration, InternVLVisionConfig,
+                          Qwen2Config, Qwen2ForCausalLM)
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from mmreviosa.models.mllm.role_attention import (RoleAttentionCapture,
-                                                  register_role_attention)
+from mmreviosa.models.mllm.role_attention import RoleAttentionCapture, register_role_attention
 
 IMAGE_TOKEN_ID = 99
 TOKENS_PER_IMAGE = 4  # 32 px, patch 8 -> 4x4 patches, pixel shuffle 0.5 -> 2x2
@@ -130,9 +129,9 @@ def test_padding_mask_path_of_flash_attention(padding, sliding_window):
     # FlashAttention-2 receives the 2-D padding mask (or None) instead of a
     # 4-D mask; the role-row mask built from it must equal the rows of the
     # 4-D mask transformers builds for SDPA.
-    from transformers.masking_utils import (causal_mask_function,
-                                            sdpa_mask,
+    from transformers.masking_utils import (causal_mask_function, sdpa_mask,
                                             sliding_window_causal_mask_function)
+
     from mmreviosa.models.mllm.role_attention import _role_row_mask
     _, attention_mask, role_positions = padded_batch(padding)
     mask_function = causal_mask_function if sliding_window is None else \
