@@ -13,7 +13,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from mmreviosa.utils import register_all_modules, setup_runtime
+from mmreviosa.utils import register_all_modules, setup_runtime, use_cpu_backend
 
 
 def parse_args():
@@ -49,6 +49,7 @@ def main():
     setup_runtime()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    use_cpu_backend(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:

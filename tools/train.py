@@ -11,7 +11,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmreviosa.utils import register_all_modules, setup_runtime
+from mmreviosa.utils import register_all_modules, setup_runtime, use_cpu_backend
 
 
 def parse_args():
@@ -41,6 +41,7 @@ def parse_args():
 def build_cfg(args) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    use_cpu_backend(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:

@@ -570,10 +570,21 @@ def generate_intershapes(out: str, num_videos: int, seed: int = 0, frame_size: i
 
 
 def split_statistics(meta: dict, mask_dict: Dict[str, list]) -> dict:
-    """Counts and shares of a split, measured from its JSON content."""
+    """Counts and shares of a split, measured from its JSON content.
+
+    Returns:
+        dict: ``videos``, ``frames``, ``objects_per_video``,
+        ``interactions_per_video``, ``expressions_per_video``,
+        ``interaction_share`` (of the expressions), ``ambiguous_interaction_share``
+        (interaction expressions where the shapes that match the named looks
+        differ from the actor or the target), ``ambiguous_plain_share`` (the
+        same for the others), ``one_to_many_share`` (non-interaction
+        expressions with several referents), ``hidden_mask_share`` (null
+        shape-frames) and ``expressions_per_verb``.
+    """
     videos = meta['videos'].values()
     num_videos = max(len(videos), 1)
-    inter, plain, ambiguous, many = 0, 0, 0, 0
+    inter, plain, ambiguous, plain_ambiguous, many = 0, 0, 0, 0, 0
     per_verb = {verb: 0 for verb in INTERACTIONS}
     for video in videos:
         for exp in video['expressions'].values():
@@ -586,6 +597,8 @@ def split_statistics(meta: dict, mask_dict: Dict[str, list]) -> dict:
             else:
                 plain += 1
                 many += len(exp['obj_id']) > 1
+                plain_ambiguous += (matching_objects(video['objects'], exp['actor_desc'])
+                                    != sorted(exp['obj_id']))
     masks = [m for rles in mask_dict.values() for m in rles]
     num_exps = max(inter + plain, 1)
     return dict(
@@ -594,7 +607,8 @@ def split_statistics(meta: dict, mask_dict: Dict[str, list]) -> dict:
         interactions_per_video=sum(len(v['interactions']) for v in videos) / num_videos,
         expressions_per_video=(inter + plain) / num_videos,
         interaction_share=inter / num_exps,
-        appearance_ambiguous_share=ambiguous / max(inter, 1),
+        ambiguous_interaction_share=ambiguous / max(inter, 1),
+        ambiguous_plain_share=plain_ambiguous / max(plain, 1),
         one_to_many_share=many / max(plain, 1),
         hidden_mask_share=sum(m is None for m in masks) / max(len(masks), 1),
         expressions_per_verb=per_verb)

@@ -64,7 +64,10 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
         return (pixels - mean) / std
 
     def forward(self, data: dict, training: bool = False) -> Dict:
-        inputs: List[dict] = data['inputs']
+        inputs = data['inputs']
+        # pseudo_collate turns a list of dicts into a dict of lists; accept both.
+        if isinstance(inputs, dict):
+            inputs = [dict(zip(inputs, values)) for values in zip(*inputs.values())]
         data_samples = data.get('data_samples')
         input_ids = [x['input_ids'] for x in inputs]
         with_labels = all('labels' in x for x in inputs)

@@ -38,3 +38,12 @@ def test_generation_batch_is_left_padded():
     assert inputs['input_ids'].tolist() == [[9, 9, 1, 2], [1, 2, 3, 4]]
     assert inputs['attention_mask'].tolist() == [[0, 0, 1, 1], [1, 1, 1, 1]]
     assert inputs['num_frames'] == [3, 5]
+
+
+def test_accepts_pseudo_collate_output():
+    from mmengine.dataset import pseudo_collate
+    pre = InterRVOSDataPreprocessor(pad_token_id=0)
+    batch = pseudo_collate([dict(inputs=_item(3, 2, 4)), dict(inputs=_item(5, 2, 4))])
+    out = pre(batch)['inputs']
+    assert out['input_ids'].tolist() == [[1, 2, 3, 0, 0], [1, 2, 3, 4, 5]]
+    assert out['sam_pixels'].shape == (8, 3, 6, 6)

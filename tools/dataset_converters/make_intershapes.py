@@ -34,11 +34,11 @@ def main():
     start = time.time()
     stats = generate_intershapes(args.out, args.num_videos, args.seed, args.frame_size,
                                  args.num_frames, args.workers)
-    keys = [k for k in stats['train'] if k != 'expressions_per_verb']
-    rows = [['split', *keys]]
-    for split, values in stats.items():
-        rows.append([split, *(f'{values[k]:.3f}' if isinstance(values[k], float) else values[k]
-                              for k in keys)])
+    rows = [['statistic', *stats]]
+    for key in stats['train']:
+        if key != 'expressions_per_verb':
+            rows.append([key, *(f'{v[key]:.3f}' if isinstance(v[key], float) else v[key]
+                                for v in stats.values())])
     print(AsciiTable(rows).table)
     verbs = stats['train']['expressions_per_verb']
     print('train expressions per interaction: ' + ', '.join(f'{v} {n}' for v, n in verbs.items()))

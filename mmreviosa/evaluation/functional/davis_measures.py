@@ -214,7 +214,7 @@ def _crop_boxes(union_words: np.ndarray, frame_width: int) -> List[_Crop]:
 # Frames are measured in batches that share one stack of planes, sized by
 # the largest crop in the batch; a bound on its words keeps the arrays small
 # enough to stay in cache and be reused by the allocator.
-_MAX_BATCH_WORDS = 1 << 12
+_MAX_BATCH_WORDS = 1 << 16
 _MAX_BATCH_FRAMES = 16
 # Frames packed at once: bounds memory on long, high-resolution videos.
 _CHUNK_FRAMES = 32

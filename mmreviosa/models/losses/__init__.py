@@ -1,0 +1,3 @@
+from .attention_mask_loss import AttentionMaskLoss
+
+__all__ = ['AttentionMaskLoss']

@@ -22,8 +22,8 @@ groups of the batch.
 
 Default ``frame_sum``, because:
 
-* The raw mass ``a`` is small (most attention goes to text tokens and the
-  attention sink) and not a per-patch probability, so BCE against ``m`` in
+* The raw mass ``a`` is small (typically most attention goes to text tokens
+  and the attention sink) and not a per-patch probability, so BCE against ``m`` in
   [0, 1] would mostly push the total image mass up.  Dividing by the frame's
   visual mass turns ``a`` into the softmax of the role query's logits over the
   frame's patches; with ``q`` the mask's area distribution, the summed BCE is
@@ -50,10 +50,10 @@ GT masks at any resolution are resized to the patch grid by area averaging
 covers, exact when H and W are multiples of the grid, otherwise from
 adaptive pooling's slightly overlapping bins.
 
-BCE takes probabilities here (attention is already a softmax), so
-``F.binary_cross_entropy`` is used directly, in float32 or wider with
-autocast off (autocast refuses it);
-mmdet's ``CrossEntropyLoss(use_sigmoid=True)`` expects logits.
+BCE takes probabilities here (attention is already a softmax) while mmdet's
+``CrossEntropyLoss(use_sigmoid=True)`` expects logits, so
+``F.binary_cross_entropy`` is used directly, in float32 or wider with autocast
+off (autocast refuses it).
 """
 from typing import Optional, Sequence
 

@@ -21,6 +21,7 @@ from mmengine.model import BaseModule
 
 from mmreviosa.models.mllm.internvl_config import config_from_dict, internvl2_5_config  # noqa: F401
 from mmreviosa.models.mllm.lora import apply_adapters
+from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
 from mmreviosa.models.mllm.tokenizer import (IMAGE_TOKENS, IMG_CONTEXT_TOKEN, ROLE_TOKENS,
                                              build_tokenizer_from_cfg)
 from mmreviosa.registry import MODELS
@@ -134,6 +135,9 @@ class InternVLMLLM(BaseModule):
     # ------------------------------------------------------------------ build
     def _build_model(self, pretrained, config, attn_implementation, dtype):
         from transformers import InternVLForConditionalGeneration
+        if attn_implementation.startswith(ROLE_ATTENTION_PREFIX):
+            # Names of the role-attention capture are registered on first use.
+            register_role_attention(attn_implementation[len(ROLE_ATTENTION_PREFIX):])
         attn = {'': 'sdpa', 'vision_config': 'sdpa', 'text_config': attn_implementation}
         if pretrained is not None:
             model = InternVLForConditionalGeneration.from_pretrained(

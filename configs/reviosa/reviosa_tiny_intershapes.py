@@ -1,0 +1,129 @@
+# ReVIOSa, tiny and randomly initialised, on the synthetic InterShapes benchmark.
+# The embedded default of `make demo`: trains on 2 CPU cores in minutes.
+#
+# The architecture is the real one at toy width: a native InternVL (InternViT-style vision tower
+# 64-d x 2 layers, patch 8, pixel shuffle 0.5 -> 16 tokens per 64 px frame; Qwen2 LM 128-d x 3
+# layers, 4 query / 2 key-value heads), role tokens projected into the prompt space of a SAM2
+# (sam2's PromptEncoder / MaskDecoder / memory modules, with a small conv image encoder in place
+# of Hiera, see SAM2Head). Nothing is pretrained, so everything trains (no LoRA, no frozen parts).
+# Data: `python tools/dataset_converters/make_intershapes.py --out data/intershapes
+#        --num-videos 1000 --seed 0` (what `make demo` runs).
+
+# ----------------------------------------------------------------------------- shared settings
+default_scope = 'mmreviosa'
+data_root = 'data/intershapes'
+demo_num_videos = 1000            # training videos `make demo` generates
+frame_size = 64                   # InterShapes frames are 64 x 64
+num_train_frames = 4              # frames sampled per training item (all seen by the MLLM)
+num_key_frames = 4                # frames the MLLM reads at test time
+num_image_tokens = 16             # (64 / 8) ** 2 patches * 0.5 ** 2 pixel shuffle
+tokenizer = dict(type='build_role_tokenizer', tokenizer=dict(type='build_tiny_tokenizer'))
+
+# ----------------------------------------------------------------------------- model
+model = dict(
+    type='ReVIOSa',
+    role_mode='roles',            # [SEG_ACT] and, with an interaction, [SEG_TAR]
+    mllm=dict(
+        type='InternVLMLLM',
+        tokenizer=tokenizer,
+        config=dict(
+            vision=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=128, image_size=[frame_size, frame_size],
+                        patch_size=[8, 8]),
+            text=dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4,
+                      num_key_value_heads=2, intermediate_size=256,
+                      max_position_embeddings=512),
+            downsample_ratio=0.5),
+        lora=None,
+        freeze_vision_encoder=False,
+        freeze_projector=False,
+        freeze_llm=False,
+        attn_implementation='reviosa_sdpa'),   # sdpa + role-token rows for the AML
+    sam2_head=dict(
+        type='SAM2Head',
+        model_cfg=dict(image_size=frame_size, embed_dim=32, mem_dim=16, backbone_stride=16),
+        freeze_image_encoder=False,
+        freeze_memory=True,
+        use_memory=False),        # memory modules are untrained here: decode each frame
+    loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
+    aml_layers=[1, 2],            # the last 2 of 3 LLM layers (the paper: 21-23 of 24)
+    lm_loss_weight=1.0,
+    test_cfg=dict(max_new_tokens=12, use_memory=False))
+
+# ----------------------------------------------------------------------------- data
+train_pipeline = [
+    dict(type='SampleFrames', num_frames=num_train_frames, mode='train'),
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadRoleMasks'),
+    dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
+    dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
+         mode='roles'),
+    dict(type='PackInterRVOSInputs'),
+]
+test_pipeline = [
+    dict(type='SampleFrames', mode='test', num_key_frames=num_key_frames),
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadRoleMasks'),
+    dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
+    dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
+         mode='roles', with_answer=False),
+    dict(type='PackInterRVOSInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/valid',
+                 pipeline=test_pipeline, test_mode=True))
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/test',
+                 pipeline=test_pipeline, test_mode=True))
+val_evaluator = dict(type='InterRVOSMetric')
+test_evaluator = dict(type='InterRVOSMetric')
+
+# ----------------------------------------------------------------------------- schedule
+max_iters = 2000
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-5),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+# ----------------------------------------------------------------------------- runtime
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2,
+                    save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))   # the tools switch to gloo on machines without CUDA
+log_processor = dict(by_epoch=False, window_size=50)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)
