@@ -225,7 +225,7 @@ def test_appearance_alone_is_ambiguous_for_a_share_of_interactions(big_split):
                                                             ('color', 'shape', 'size'))
                          for k, o in objects.items())
     assert total > 100
-    # Documented: about 55% (module docstring); at least one in three needs the motion.
+    # Documented: about 60% (module docstring); at least one in three needs the motion.
     assert 0.35 < ambiguous / total < 0.75
     assert twins / total > 0.2
 

@@ -39,8 +39,6 @@ __all__ = [
 
 ArrayLike = Union[np.ndarray, 'torch.Tensor']  # noqa: F821
 Measure = Union[float, np.ndarray]
-_FIRST_BIT = np.uint64(1)
-_LAST_BIT = np.uint64(1 << (WORD_BITS - 1))
 
 
 def _to_numpy(array, name: str) -> np.ndarray:
@@ -163,15 +161,15 @@ def _f_from_counts(n_fg: int, n_gt: int, fg_match: int,
 
 
 class _Crop(NamedTuple):
-    """Where one frame's work happens: pixel rows, word columns, width."""
+    """Where one frame's work happens: pixel rows, byte columns, width."""
     frame: int
     rows: slice
-    words: slice
+    bytes: slice
     width: int
 
 
 def _crop_boxes(union_words: np.ndarray, frame_width: int) -> List[_Crop]:
-    """Word-aligned bounding boxes of ``pred | gt``, one row/column grown.
+    """Byte-aligned bounding boxes of ``pred | gt``, one row/column grown.
 
     Outside the box both masks are background, so neither boundary map has a
     pixel there: a boundary pixel differs from a neighbour one pixel down or
@@ -186,7 +184,7 @@ def _crop_boxes(union_words: np.ndarray, frame_width: int) -> List[_Crop]:
         frame_width: W.
 
     Returns:
-        list[_Crop]: one per non-empty frame.
+        list[_Crop]: one per non-empty frame; columns in bytes of 8 pixels.
     """
     num_frames, height, num_words = union_words.shape
     occupied_rows = union_words.any(axis=2)
@@ -200,14 +198,15 @@ def _crop_boxes(union_words: np.ndarray, frame_width: int) -> List[_Crop]:
                                        axis=0)
         occupied_words = np.flatnonzero(columns)
         first, last = int(occupied_words[0]), int(occupied_words[-1])
-        if first > 0 and columns[first] & _FIRST_BIT:
-            first -= 1  # the column left of a pixel on bit 0
-        if last + 1 < num_words and columns[last] & _LAST_BIT:
-            last += 1  # the column right of a pixel on bit 63
+        first_bits, last_bits = int(columns[first]), int(columns[last])
+        left = WORD_BITS * first + (first_bits & -first_bits).bit_length() - 1
+        right = WORD_BITS * last + last_bits.bit_length() - 1
+        first_byte = max(left - 1, 0) // 8
+        end_byte = -(-min(right + 2, frame_width) // 8)
         crops.append(
             _Crop(frame, slice(max(top - 1, 0), min(bottom + 2, height)),
-                  slice(first, last + 1),
-                  min(WORD_BITS * (last + 1), frame_width) - WORD_BITS * first))
+                  slice(first_byte, end_byte),
+                  min(8 * end_byte, frame_width) - 8 * first_byte))
     return crops
 
 
@@ -258,13 +257,16 @@ def _measure_batch(words: np.ndarray, void_words: Optional[np.ndarray],
     plane_rows = int(heights.max()) + reach
     num_words = num_words_for(int(widths.max()), reach)
     planes = np.zeros((2, num, plane_rows, num_words), np.uint64)
+    plane_bytes = planes.view(np.uint8)
+    frame_bytes = words.view(np.uint8)
+    void_bytes = None if void_words is None else void_words.view(np.uint8)
     for index, crop in enumerate(batch):
         height = crop.rows.stop - crop.rows.start
-        used_words = crop.words.stop - crop.words.start
-        target = planes[:, index, :height, :used_words]
-        target[:] = words[:, crop.frame, crop.rows, crop.words]
-        if void_words is not None:
-            target &= ~void_words[crop.frame, crop.rows, crop.words]
+        used_bytes = crop.bytes.stop - crop.bytes.start
+        target = plane_bytes[:, index, :height, :used_bytes]
+        target[:] = frame_bytes[:, crop.frame, crop.rows, crop.bytes]
+        if void_bytes is not None:
+            target &= ~void_bytes[crop.frame, crop.rows, crop.bytes]
     frames = [offset + crop.frame for crop in batch]
     if jaccard is not None:
         inter = popcounts(planes[0] & planes[1])

@@ -11,7 +11,7 @@ so every step is a whole-array numpy operation on a contiguous array.
 Everything here is exact integer logic: the results equal those of the unpacked
 reference operations bit for bit.
 """
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -128,15 +128,52 @@ def boundary_planes(planes: np.ndarray, heights: np.ndarray,
     return (planes ^ east) | (planes ^ south) | (planes ^ south_east)
 
 
-def _grow_one_column(bits: np.ndarray) -> np.ndarray:
-    """1-D dilation of a flat bit string by one bit on each side."""
-    grown = bits << _ONE
-    grown[1:] |= bits[:-1] >> _LAST_BIT_SHIFT
-    grown |= bits
-    right = bits >> _ONE
-    right[:-1] |= bits[1:] << _LAST_BIT_SHIFT
-    grown |= right
-    return grown
+def _spread(bits: np.ndarray, distance: int,
+            scratch: np.ndarray) -> np.ndarray:
+    """OR of a flat bit string shifted ``distance`` bits left and right.
+
+    ``scratch`` is a work array of the same size (overwritten).
+    """
+    word_shift, bit_shift = divmod(distance, WORD_BITS)
+    size = bits.size
+    spread = np.zeros_like(bits)
+    if word_shift >= size:
+        return spread
+    lower, higher = bits[word_shift:], bits[:size - word_shift]
+    if bit_shift == 0:
+        spread[word_shift:] = higher
+        spread[:size - word_shift] |= lower
+        return spread
+    up, down = np.uint64(bit_shift), np.uint64(WORD_BITS - bit_shift)
+    count = size - word_shift
+    # column c + distance receives column c, carried across words
+    np.left_shift(higher, up, out=spread[word_shift:])
+    carry = scratch[:count - 1]
+    np.right_shift(higher[:-1], down, out=carry)
+    np.bitwise_or(spread[word_shift + 1:], carry, out=spread[word_shift + 1:])
+    # column c - distance receives column c
+    towards_lower = scratch[:count]
+    np.right_shift(lower, up, out=towards_lower)
+    np.bitwise_or(spread[:count], towards_lower, out=spread[:count])
+    np.left_shift(lower[1:], down, out=carry)
+    np.bitwise_or(spread[:count - 1], carry, out=spread[:count - 1])
+    return spread
+
+
+def _horizontal_steps(half_widths: Sequence[int]) -> List[Tuple[int, int]]:
+    """Steps ``(width, shift)`` reaching every half-width by doubling.
+
+    Dilating by ``[-a, a]`` then OR-ing shifts by ``+-b`` gives ``[-a - b,
+    a + b]`` exactly when ``b <= a``; the first step (from 0) also keeps the
+    centre.
+    """
+    steps, width = [], 0
+    for target in sorted(set(half_widths)):
+        while target > width:
+            shift = min(max(width, 1), target - width)
+            width += shift
+            steps.append((width, shift))
+    return steps
 
 
 def dilate_disk(planes: np.ndarray, half_widths: Sequence[int]) -> np.ndarray:
@@ -147,10 +184,12 @@ def dilate_disk(planes: np.ndarray, half_widths: Sequence[int]) -> np.ndarray:
     len(half_widths) - 1``); the half-widths must not increase with ``|dy|``.
     Rows are combined from the outermost ring inwards,
     ``U_k = H_k | U_{k+1}(y - 1) | U_{k+1}(y + 1)`` with ``H_k`` the
-    horizontal dilation by ``half_widths[k]`` (grown one column at a time).
-    Every term this adds beyond the disk is covered by a wider term nearer
-    the centre, and each term of the disk is reached along a monotone path,
-    so the pixels outside the array (never stored) are not needed.
+    horizontal dilation by ``half_widths[k]`` (built by doubling). Every term
+    the ring recursion adds beyond the disk is covered by a wider term nearer
+    the centre, and each term of the disk is reached along a monotone path of
+    rows, so rows outside the array are not needed. Horizontally the planes
+    are one long bit string whose rows are separated by at least ``r`` zero
+    columns, so shifts never mix rows; ``r`` zero bits are put in front.
 
     Args:
         planes: ``(n, rows, num_words)`` uint64 with at least ``r`` zero rows
@@ -161,23 +200,31 @@ def dilate_disk(planes: np.ndarray, half_widths: Sequence[int]) -> np.ndarray:
     Returns:
         np.ndarray: the dilated planes, same shape.
     """
-    shape = planes.shape
-    num_words = shape[-1]
-    horizontal = planes.reshape(-1)
+    num_words = planes.shape[-1]
+    margin = -(-max(half_widths) // WORD_BITS)
+    horizontal = np.concatenate(
+        [np.zeros(margin, np.uint64), planes.reshape(-1)])
+    scratch = np.empty_like(horizontal)
+    steps = iter(_horizontal_steps(half_widths))
     grown_by = 0
     ring = None
     for half_width in reversed(half_widths):
         while grown_by < half_width:
-            horizontal = _grow_one_column(horizontal)
-            grown_by += 1
+            grown_by, shift = next(steps)
+            spread = _spread(horizontal, shift, scratch)
+            if grown_by == shift:  # first step: keep the centre too
+                spread |= horizontal
+            horizontal = spread
         if ring is None:
             ring = horizontal
             continue
         inner = horizontal.copy()
-        inner[num_words:] |= ring[:-num_words]
-        inner[:-num_words] |= ring[num_words:]
+        np.bitwise_or(inner[num_words:], ring[:-num_words],
+                      out=inner[num_words:])
+        np.bitwise_or(inner[:-num_words], ring[num_words:],
+                      out=inner[:-num_words])
         ring = inner
-    return ring.reshape(shape)
+    return ring[margin:].reshape(planes.shape)
 
 
 def unpack_plane(plane: np.ndarray, height: int, width: int) -> np.ndarray:

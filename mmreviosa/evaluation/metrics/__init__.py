@@ -1,0 +1,3 @@
+from .interrvos_metric import InterRVOSMetric
+
+__all__ = ['InterRVOSMetric']

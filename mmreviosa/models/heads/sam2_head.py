@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
+from mmreviosa.models.utils import TrainedStateMixin
 from mmreviosa.registry import MODELS
 
 __all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD']
@@ -60,7 +61,7 @@ def _build_loss(loss: Union[dict, nn.Module]) -> nn.Module:
 
 
 @MODELS.register_module()
-class SAM2Head(BaseModule):
+class SAM2Head(TrainedStateMixin, BaseModule):
     """SAM2 mask decoder prompted by role tokens, with SAM2 video memory at inference.
 
     Single-mask output: the decoder's first mask token is the one trained and used;
@@ -96,6 +97,9 @@ class SAM2Head(BaseModule):
         multimask_output: must stay False (see above).
         use_memory: default of :meth:`predict_video`: SAM2 memory propagation (True)
             or per-frame decoding with the nearest key frame's prompt (False).
+        save_trained_only: checkpoints hold only the trained parameters (see
+            :class:`TrainedStateMixin`). Default: True with ``checkpoint`` (the
+            frozen encoder is re-read from it), False for random weights.
         init_cfg: mmengine init config.
     """
 
@@ -115,6 +119,7 @@ class SAM2Head(BaseModule):
                  importance_sample_ratio: float = 0.75,
                  multimask_output: bool = False,
                  use_memory: bool = True,
+                 save_trained_only: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if multimask_output:
@@ -131,6 +136,9 @@ class SAM2Head(BaseModule):
             raise TypeError(f'model_cfg must be a sam2 config name or a dict, got {model_cfg!r}')
         if checkpoint is not None:
             load_sam2_checkpoint(self.sam2, checkpoint)
+        self.checkpoint = checkpoint
+        self.save_trained_only = (checkpoint is not None if save_trained_only is None
+                                  else save_trained_only)
         self.freeze_image_encoder = freeze_image_encoder
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory

@@ -11,7 +11,6 @@ Two ways to build the network:
   e.g. on the meta device to count parameters without reading weights.
 """
 import copy
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
@@ -24,6 +23,7 @@ from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
 from mmreviosa.models.mllm.tokenizer import (IMAGE_TOKENS, IMG_CONTEXT_TOKEN, ROLE_TOKENS,
                                              build_tokenizer_from_cfg)
+from mmreviosa.models.utils import TrainedStateMixin
 from mmreviosa.registry import MODELS
 
 IGNORE_INDEX = -100
@@ -57,7 +57,7 @@ class InternVLMLLMOutput:
 
 
 @MODELS.register_module()
-class InternVLMLLM(BaseModule):
+class InternVLMLLM(TrainedStateMixin, BaseModule):
     """Native InternVL with the ReVIOSa role tokens, LoRA on the LLM and freezing.
 
     Args:
@@ -361,31 +361,6 @@ class InternVLMLLM(BaseModule):
         adapter_keys = ('lora_', 'trainable_tokens_')
         return sum(p.numel() for n, p in self.named_parameters()
                    if include_adapters or not any(k in n for k in adapter_keys))
-
-    def state_dict(self, *args, destination=None, prefix='', keep_vars=False):
-        """The state dict; with ``save_trained_only`` only trained weights and token ids."""
-        if not self.save_trained_only:
-            return super().state_dict(*args, destination=destination, prefix=prefix,
-                                      keep_vars=keep_vars)
-        full = super().state_dict(prefix=prefix, keep_vars=keep_vars)
-        keep = {prefix + n for n in self._trained_names} | {prefix + 'special_token_ids'}
-        if destination is None:
-            destination = OrderedDict()
-            destination._metadata = OrderedDict()
-        if hasattr(destination, '_metadata'):
-            destination._metadata.update(getattr(full, '_metadata', {}))
-        for key, value in full.items():
-            if key in keep:
-                destination[key] = value
-        return destination
-
-    def trainable_state_dict(self) -> 'OrderedDict[str, torch.Tensor]':
-        """Only the trained parameters and the token-id table, whatever ``save_trained_only``."""
-        saved, self.save_trained_only = self.save_trained_only, True
-        try:
-            return self.state_dict()
-        finally:
-            self.save_trained_only = saved
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):

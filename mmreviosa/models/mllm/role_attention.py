@@ -52,6 +52,8 @@ ROLE_ATTENTION_PREFIX = 'reviosa_'
 SUPPORTED_BASES = ('sdpa', 'flash_attention_2')
 
 # Innermost active capture last; forward passes see only the innermost one.
+# Module-level, so a capture covers forwards run in the thread that opened
+# it and the autograd engine (not nn.DataParallel replica threads).
 _ACTIVE_CAPTURES: List['RoleAttentionCapture'] = []
 
 

@@ -1,10 +1,11 @@
 """ReVIOSa: an MLLM whose role tokens prompt SAM2 (InterRVOS, CVPR 2026)."""
-import warnings
+import logging
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -12,7 +13,6 @@ from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions,
                          role_token_ids_of, visual_token_positions)
-from .trained_state import TrainedStateMixin
 
 
 @dataclass
@@ -40,7 +40,7 @@ def _build(cfg: Union[dict, nn.Module, None], **default_args) -> Optional[nn.Mod
 
 
 @MODELS.register_module()
-class ReVIOSa(TrainedStateMixin, BaseModel):
+class ReVIOSa(BaseModel):
     """Interaction-aware referring video object segmentation.
 
     The MLLM reads the key frames and the expression and answers with role
@@ -273,8 +273,9 @@ class ReVIOSa(TrainedStateMixin, BaseModel):
             ori_shape = tuple(sample.ori_shape)
             T = inputs['num_frames'][b]
             if not found[0, 0]:
-                warnings.warn(f'video {sample.video_id} expression {sample.exp_id}: the answer '
-                              f'{sample.pred_text!r} has no role token; predicting empty masks')
+                print_log(f'video {sample.video_id} expression {sample.exp_id}: the answer '
+                          f'{sample.pred_text!r} has no role token; predicting empty masks',
+                          logger='current', level=logging.WARNING)
                 sample.pred_actor_masks = torch.zeros((T, *ori_shape), dtype=torch.bool)
                 sample.pred_target_masks = None
                 continue

@@ -9,7 +9,8 @@ import pytest
 
 from mmreviosa.datasets.vidor import ConvertOptions, VideoReadError, convert, decode_rle
 from mmreviosa.datasets.vidor import pipeline as pipeline_module
-from mmreviosa.datasets.vidor.reader import load_vidor_video, VidORFormatError
+from mmreviosa.datasets.vidor.reader import (VidORFormatError, load_vidor_video,
+                                             sample_frame_ids)
 from vidor_sample_data import (BLUE, GREEN, HEIGHT, RED, WIDTH, make_sample, relation,
                                write_vidor_video)
 
@@ -82,7 +83,22 @@ def bad_root(tmp_path):
         dict(tid=0, category='dog', colour=GREEN, box=(10, 10, 30, 30))], [], write_video=False)
     with open(osp.join(root, 'annotation', 'training', '0000', '2004.json'), 'w') as file:
         json.dump({'video_id': '2004', 'frame_count': 3, 'width': 10, 'height': 10}, file)
+    # The annotation claims 10 more frames than the 36 of the video file.
+    annotation = write_vidor_video(root, 'training', '0001', '2005', [
+        dict(tid=0, category='dog', colour=GREEN, box=(10, 10, 30, 30))], [])
+    annotation['frame_count'] += 10
+    annotation['trajectories'] += [annotation['trajectories'][-1]] * 10
+    with open(osp.join(root, 'annotation', 'training', '0001', '2005.json'), 'w') as file:
+        json.dump(annotation, file)
     return root
+
+
+@pytest.mark.parametrize('count,fps,target,expected', [
+    (36, 30, 6, list(range(0, 36, 5))), (36, 29.97, 6, list(range(0, 36, 5))),
+    (10, 30, 10, list(range(0, 10, 3))), (5, 30, 60, [0, 1, 2, 3, 4]),
+    (5, 30, 0, [0, 1, 2, 3, 4]), (5, 30, None, [0, 1, 2, 3, 4])])
+def test_frame_sampling(count, fps, target, expected):
+    assert sample_frame_ids(count, fps, target) == expected
 
 
 def test_bad_input_is_clipped_or_skipped_with_names(bad_root, tmp_path, caplog):
@@ -91,7 +107,7 @@ def test_bad_input_is_clipped_or_skipped_with_names(bad_root, tmp_path, caplog):
         stats = convert(ConvertOptions(bad_root, 'training', out, mask_source='box'),
                         print_table=False)
     reasons = stats['videos']['skipped_reasons']
-    assert stats['videos']['converted'] == 1 and sorted(reasons) == ['2002', '2003', '2004']
+    assert stats['videos']['converted'] == 2 and sorted(reasons) == ['2002', '2003', '2004']
     assert '2002.mp4' in reasons['2002'] and 'does not exist' in reasons['2003']
     assert '2004.json' in reasons['2004'] and '"fps"' in reasons['2004']
     issues = '\n'.join(stats['issues'])
@@ -100,6 +116,7 @@ def test_bad_input_is_clipped_or_skipped_with_names(bad_root, tmp_path, caplog):
     assert 'video 2001: tid 0: 36 boxes outside the 160x96 frame were clipped' in issues
     assert 'video 2001: relation 2 (0 watch 1): span [10, 100) clipped' in issues
     assert 'video 2001: relation 3 (0 push 1) skipped' in issues
+    assert 'video 2005: ' in issues and '2 sampled frames missing' in issues
     for message in ('tid 5 has no trajectory', 'video 2002', 'video 2003'):
         assert message in caplog.text
 
@@ -118,6 +135,8 @@ def test_bad_input_is_clipped_or_skipped_with_names(bad_root, tmp_path, caplog):
     # The dog's box starts at x=100+3f: fully outside (x0 >= 160) from frame 20.
     frames = [int(f) for f in meta['videos']['2001']['frames']]
     assert [r is None for r in dog] == [f >= 20 for f in frames]
+    # Frames past the end of the file are left out (0..35 of 0..45).
+    assert meta['videos']['2005']['frames'] == [f'{i:05d}' for i in range(0, 36, 5)]
 
 
 def test_strict_mode_raises_naming_the_video(bad_root, tmp_path):

@@ -1,0 +1,278 @@
+"""Writing and reading InterRVOS predictions, and reading split annotations.
+
+Predictions are exported in two forms:
+
+- PNG folders, one binary PNG (0 / 255) per frame and role:
+  ``<root>/Annotations/<video_id>/<exp_id>/actor/<frame>.png`` and, when the
+  prediction has a target, ``.../<exp_id>/target/<frame>.png``. The MeViS
+  layout ``<root>/Annotations/<video_id>/<exp_id>/<frame>.png`` (no role
+  folders) is read as actor-only predictions.
+- One JSON file (``PREDICTION_FORMAT``)::
+
+    {"format": "interrvos-predictions-v1",
+     "videos": {"<video_id>": {"<exp_id>": {
+         "frames": ["00000", ...],
+         "actor": [COCO RLE or null, ...],     # one per frame, null = empty
+         "target": [...] or null,              # null: no target predicted
+         "text": "Sure, it is [SEG_ACT]."}}}}
+
+Ground truth is read from a split folder in the dataset format
+(``meta_expressions.json`` and ``mask_dict.json``), MeViS included.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from .mask_rle import decode_masks
+
+PREDICTION_FORMAT = 'interrvos-predictions-v1'
+ROLES = ('actor', 'target')
+Prediction = Tuple[np.ndarray, Optional[np.ndarray], str]
+
+
+def write_prediction_pngs(root: str, video_id: str, exp_id: str,
+                          frame_names: Sequence[str], actor_masks: np.ndarray,
+                          target_masks: Optional[np.ndarray]) -> None:
+    """Write one expression's masks as ``Annotations/.../<role>/<frame>.png``.
+
+    Args:
+        root: export folder.
+        video_id: video id.
+        exp_id: expression id.
+        frame_names: T frame names (file stems).
+        actor_masks: ``(T, H, W)`` binary.
+        target_masks: ``(T, H, W)`` binary, or None (no target folder).
+    """
+    for role, masks in zip(ROLES, (actor_masks, target_masks)):
+        if masks is None:
+            continue
+        folder = osp.join(root, 'Annotations', video_id, exp_id, role)
+        os.makedirs(folder, exist_ok=True)
+        for frame_name, mask in zip(frame_names, masks):
+            image = (np.asarray(mask) != 0).astype(np.uint8) * 255
+            path = osp.join(folder, f'{frame_name}.png')
+            if not cv2.imwrite(path, image):
+                raise OSError(f'could not write {path}')
+
+
+def prediction_json_entry(frame_names: Sequence[str], actor_rles: list,
+                          target_rles: Optional[list],
+                          text: str = '') -> dict:
+    """The JSON entry of one expression (see the module docstring).
+
+    Args:
+        frame_names: T frame names.
+        actor_rles: T per-frame RLEs (None = empty), see ``encode_masks``.
+        target_rles: the same for the target, or None without a target.
+        text: the generated answer.
+    """
+    return {
+        'frames': [str(name) for name in frame_names],
+        'actor': list(actor_rles),
+        'target': None if target_rles is None else list(target_rles),
+        'text': text
+    }
+
+
+def write_prediction_json(path: str, videos: Dict[str, Dict[str,
+                                                            dict]]) -> None:
+    """Write ``{video_id: {exp_id: entry}}`` as a prediction JSON file."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as file:
+        json.dump({'format': PREDICTION_FORMAT, 'videos': videos}, file)
+
+
+class PredictionReader:
+    """Reads exported predictions from a PNG folder or a prediction JSON.
+
+    Args:
+        source: a folder holding ``Annotations/`` (or the ``Annotations``
+            folder itself), or a prediction JSON file.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.videos: Optional[Dict[str, Dict[str, dict]]] = None
+        if osp.isfile(source):
+            with open(source, 'r', encoding='utf-8') as file:
+                content = json.load(file)
+            if not isinstance(content, dict) or content.get(
+                    'format') != PREDICTION_FORMAT:
+                raise ValueError(f'{source} is not a prediction file of '
+                                 f'format {PREDICTION_FORMAT!r}')
+            self.videos = content['videos']
+            self.png_root = None
+        elif osp.isdir(source):
+            inner = osp.join(source, 'Annotations')
+            self.png_root = inner if osp.isdir(inner) else source
+        else:
+            raise FileNotFoundError(f'predictions not found: {source}')
+
+    def has(self, video_id: str, exp_id: str) -> bool:
+        """Whether the expression has a prediction."""
+        if self.videos is not None:
+            return exp_id in self.videos.get(video_id, {})
+        return osp.isdir(osp.join(self.png_root, video_id, exp_id))
+
+    def load(self, video_id: str, exp_id: str, frame_names: Sequence[str],
+             frame_shape: Tuple[int, int]) -> Optional[Prediction]:
+        """Masks of one expression, or None when it has no prediction.
+
+        Args:
+            video_id: video id.
+            exp_id: expression id.
+            frame_names: the T frames the ground truth covers.
+            frame_shape: ``(H, W)`` of the ground truth.
+
+        Returns:
+            tuple | None: actor ``(T, H, W)`` bool, target ``(T, H, W)`` bool
+            or None, and the answer text ('' for PNG folders).
+
+        Raises:
+            ValueError: frames missing or of another size, naming the video,
+                the expression and the shapes.
+        """
+        if not self.has(video_id, exp_id):
+            return None
+        where = f'{self.source}: video {video_id!r} expression {exp_id!r}'
+        if self.videos is not None:
+            entry = self.videos[video_id][exp_id]
+            actor = self._from_rles(entry['actor'], entry, frame_names,
+                                    frame_shape, where + ' actor')
+            target = None if entry.get('target') is None else \
+                self._from_rles(entry['target'], entry, frame_names,
+                                frame_shape, where + ' target')
+            return actor, target, str(entry.get('text', ''))
+        folder = osp.join(self.png_root, video_id, exp_id)
+        if osp.isdir(osp.join(folder, 'actor')):
+            actor = self._from_pngs(
+                osp.join(folder, 'actor'), frame_names, frame_shape, where)
+            target_folder = osp.join(folder, 'target')
+            target = self._from_pngs(target_folder, frame_names, frame_shape,
+                                     where) if osp.isdir(target_folder) \
+                else None
+        else:  # MeViS layout: one folder of actor masks
+            actor = self._from_pngs(folder, frame_names, frame_shape, where)
+            target = None
+        return actor, target, ''
+
+    @staticmethod
+    def _from_rles(rles: list, entry: dict, frame_names: Sequence[str],
+                   frame_shape: Tuple[int, int], where: str) -> np.ndarray:
+        frames = entry.get('frames', list(frame_names))
+        if len(rles) != len(frames):
+            raise ValueError(f'{where}: {len(rles)} masks for {len(frames)} '
+                             'frames')
+        by_name = dict(zip(frames, rles))
+        absent = [name for name in frame_names if name not in by_name]
+        if absent:
+            raise ValueError(f'{where}: no mask for frames {absent[:5]} '
+                             f'({len(absent)} of {len(frame_names)})')
+        chosen = [by_name[name] for name in frame_names]
+        sizes = {tuple(rle['size']) for rle in chosen if rle is not None}
+        if sizes - {tuple(frame_shape)}:
+            raise ValueError(f'{where}: mask size {sorted(sizes)} differs '
+                             f'from the ground truth {tuple(frame_shape)}')
+        return decode_masks(chosen, frame_shape)
+
+    @staticmethod
+    def _from_pngs(folder: str, frame_names: Sequence[str],
+                   frame_shape: Tuple[int, int], where: str) -> np.ndarray:
+        present = {osp.splitext(name)[0] for name in os.listdir(folder)}
+        absent = [name for name in frame_names if name not in present]
+        if absent:
+            raise ValueError(f'{where}: {folder} has no PNG for frames '
+                             f'{absent[:5]} ({len(absent)} of '
+                             f'{len(frame_names)})')
+        masks = np.zeros((len(frame_names), ) + tuple(frame_shape), bool)
+        for index, name in enumerate(frame_names):
+            path = osp.join(folder, f'{name}.png')
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise ValueError(f'{where}: cannot read {path}')
+            if image.ndim == 3:  # colour PNG: any non-zero channel
+                image = image.max(axis=2)
+            if image.shape != tuple(frame_shape):
+                raise ValueError(f'{where}: {path} has shape {image.shape}, '
+                                 f'the ground truth {tuple(frame_shape)}')
+            masks[index] = image != 0
+        return masks
+
+
+def read_split_expressions(split_root: str) -> List[dict]:
+    """Expressions of a split in the dataset format (MeViS included).
+
+    Args:
+        split_root: folder with ``meta_expressions.json``.
+
+    Returns:
+        list[dict]: one per expression, with video_id, exp_id, expression,
+        frame_names, anno_id (actor), target_anno_id ([] without
+        interaction), has_interaction and pair_exp_id; sorted by
+        ``(video_id, exp_id)``.
+    """
+    path = osp.join(split_root, 'meta_expressions.json')
+    with open(path, 'r', encoding='utf-8') as file:
+        videos = json.load(file)['videos']
+    expressions = []
+    for video_id, video in videos.items():
+        for exp_id, exp in video['expressions'].items():
+            anno_ids = [str(anno) for anno in exp.get('anno_id', [])]
+            if not anno_ids:
+                raise ValueError(f'{path}: video {video_id!r} expression '
+                                 f'{exp_id!r} has no anno_id')
+            target_ids = [str(anno) for anno in exp.get('target_anno_id', [])]
+            pair = exp.get('pair_exp_id')
+            expressions.append(
+                dict(
+                    video_id=str(video_id),
+                    exp_id=str(exp_id),
+                    expression=exp.get('exp', ''),
+                    frame_names=[str(name) for name in video['frames']],
+                    anno_id=anno_ids,
+                    target_anno_id=target_ids,
+                    has_interaction=bool(target_ids),
+                    pair_exp_id=None if pair is None else str(pair)))
+    return sorted(expressions, key=lambda e: (e['video_id'], e['exp_id']))
+
+
+def union_of_annotations(mask_dict: Dict[str, list], anno_ids: Sequence[str],
+                         num_frames: int, frame_shape: Tuple[int, int],
+                         where: str) -> np.ndarray:
+    """Union of the per-frame masks of several annotations (one role).
+
+    Args:
+        mask_dict: ``{anno_id: [RLE or None per frame]}``.
+        anno_ids: the role's annotation ids (none: all-empty masks).
+        num_frames: T.
+        frame_shape: ``(H, W)``.
+        where: prefix of error messages.
+
+    Returns:
+        np.ndarray: ``(T, H, W)`` bool.
+    """
+    union = np.zeros((num_frames, ) + tuple(frame_shape), bool)
+    for anno_id in anno_ids:
+        if anno_id not in mask_dict:
+            raise ValueError(f'{where}: anno_id {anno_id} not in mask_dict')
+        rles = mask_dict[anno_id]
+        if len(rles) != num_frames:
+            raise ValueError(f'{where}: anno_id {anno_id} has {len(rles)} '
+                             f'masks for {num_frames} frames')
+        union |= decode_masks(rles, frame_shape)
+    return union
+
+
+def annotation_frame_shape(mask_dict: Dict[str, list],
+                           anno_ids: Sequence[str]) -> Optional[Tuple[int,
+                                                                      int]]:
+    """``(H, W)`` of the first non-empty RLE of the given annotations."""
+    for anno_id in anno_ids:
+        for rle in mask_dict.get(anno_id, []):
+            if rle is not None:
+                return tuple(int(size) for size in rle['size'])
+    return None

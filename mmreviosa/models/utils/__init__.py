@@ -1,0 +1,3 @@
+from .trained_state import TrainedStateMixin
+
+__all__ = ['TrainedStateMixin']

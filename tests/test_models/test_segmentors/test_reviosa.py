@@ -1,0 +1,148 @@
+"""The ReVIOSa segmentor on a tiny random model and generated InterShapes items."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.registry import DATASETS, MODELS
+
+CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
+                  'reviosa_tiny_intershapes.py')
+
+
+@pytest.fixture(scope='module')
+def split_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('intershapes'))
+    generate_split(root, 'valid', num_videos=3, seed=1)
+    return osp.join(root, 'valid')
+
+
+@pytest.fixture(scope='module')
+def cfg():
+    torch.set_num_threads(1)
+    init_default_scope('mmreviosa')
+    return Config.fromfile(CONFIG)
+
+
+def _batch(cfg, root, train=True, which=('with_target', 'without')):
+    pipeline = cfg.train_pipeline if train else cfg.test_pipeline
+    dataset = DATASETS.build(dict(type='InterRVOSDataset', data_root=root, pipeline=pipeline,
+                                  test_mode=not train))
+    # one interaction expression and one without, so both branches run
+    items = [dataset.get_data_info(i) for i in range(len(dataset))]
+    with_target = next(i for i, d in enumerate(items) if d['target_anno_id'])
+    without = next(i for i, d in enumerate(items) if not d['target_anno_id'])
+    index = dict(with_target=with_target, without=without)
+    return pseudo_collate([dataset[index[w]] for w in which])
+
+
+def _lora_model_cfg(cfg):
+    """The tiny model with the real recipe's frozen parts: LoRA LLM, frozen encoders."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.mllm.update(lora=dict(type='LoraConfig', r=4, lora_alpha=8), freeze_llm=True,
+                          freeze_vision_encoder=True)
+    model_cfg.sam2_head.update(freeze_image_encoder=True)
+    return model_cfg
+
+
+def test_loss_has_separate_keys_and_gradients_reach_only_trained_parts(cfg, split_root):
+    torch.manual_seed(0)
+    model = MODELS.build(_lora_model_cfg(cfg))
+    model.train()
+    data = model.data_preprocessor(_batch(cfg, split_root), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_actor_mask', 'loss_actor_dice', 'loss_target_mask',
+                           'loss_target_dice', 'loss_lm', 'loss_aml'}
+    assert all(torch.isfinite(v) and v.dim() == 0 for v in losses.values())
+    sum(losses.values()).backward()
+
+    def grads(prefix_filter):
+        return {n: p.grad for n, p in model.named_parameters() if prefix_filter(n)}
+
+    lora = grads(lambda n: 'lora_' in n)
+    assert lora and any(g is not None and g.abs().sum() > 0 for g in lora.values())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.projector.parameters())
+    decoder = grads(lambda n: 'sam_mask_decoder' in n)
+    assert any(g is not None and g.abs().sum() > 0 for g in decoder.values())
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert any('vision_tower' in n for n in frozen)
+    assert any('image_encoder' in n for n in frozen)
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
+
+
+def test_target_loss_of_non_interaction_item_is_weighted_out(cfg, split_root):
+    """The target loss only counts the interaction item: a non-interaction batch gives 0."""
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    data = model.data_preprocessor(_batch(cfg, split_root, which=('without', )), True)
+    losses = model(**data, mode='loss')
+    assert losses['loss_target_mask'].item() == 0 and losses['loss_target_dice'].item() == 0
+    assert losses['loss_actor_mask'].item() > 0
+
+
+def test_predict_masks_follow_the_answer(cfg, split_root):
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    batch = _batch(cfg, split_root, train=False)
+    shapes = [tuple(s.ori_shape) for s in batch['data_samples']]
+    frames = [len(s.frame_names) for s in batch['data_samples']]
+
+    model.test_cfg['force_answer'] = 'Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>'
+    out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    for sample, shape, t in zip(out, shapes, frames):
+        assert sample.pred_actor_masks.shape == (t, *shape)
+        assert sample.pred_actor_masks.dtype == torch.bool
+        assert sample.pred_target_masks.shape == (t, *shape)
+        assert '[SEG_TAR]' in sample.pred_text
+
+    model.test_cfg['force_answer'] = 'Sure, it is [SEG_ACT].<|im_end|>'
+    out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    for sample, shape, t in zip(out, shapes, frames):
+        assert sample.pred_actor_masks.shape == (t, *shape)
+        assert sample.pred_target_masks is None
+
+    # Generation (random weights): whatever is generated, masks follow its role tokens.
+    model.test_cfg['force_answer'] = None
+    out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    for sample in out:
+        assert (sample.pred_target_masks is not None) == ('[SEG_TAR]' in sample.pred_text)
+
+
+@pytest.mark.parametrize('trained_only', [False, True])
+def test_save_then_load_gives_identical_predictions(cfg, split_root, tmp_path, trained_only):
+    from mmengine.runner import load_checkpoint, save_checkpoint
+    torch.manual_seed(0)
+    model_cfg = _lora_model_cfg(cfg)
+    # trained_only: what configs with pretrained weights do (frozen parts left out).
+    model_cfg.mllm.save_trained_only = trained_only
+    model_cfg.sam2_head.save_trained_only = trained_only
+    model = MODELS.build(model_cfg).eval()
+    # Perturb the trained parts so that a fresh build differs from the saved model.
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    model.test_cfg['force_answer'] = 'Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>'
+    batch = _batch(cfg, split_root, train=False)
+    expected = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    path = str(tmp_path / 'ckpt.pth')
+    state = model.state_dict()
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert (frozen & set(state) == set()) == trained_only
+    assert {n for n, p in model.named_parameters() if p.requires_grad} <= set(state)
+    save_checkpoint(state, path)
+
+    torch.manual_seed(0)  # same random frozen weights, different trained ones
+    restored = MODELS.build(model_cfg).eval()
+    restored.test_cfg['force_answer'] = model.test_cfg['force_answer']
+    load_checkpoint(restored, path, map_location='cpu', strict=True)
+    got = restored(**restored.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+    for a, b in zip(expected, got):
+        assert torch.equal(a.pred_actor_masks, b.pred_actor_masks)
+        assert torch.equal(a.pred_target_masks, b.pred_target_masks)
