@@ -54,8 +54,8 @@ the interaction expressions and 38.1% of the others are ambiguous by
 appearance alone (the shapes matching the named colour / shape / size are not
 exactly the referents); 12.5% of the non-interaction expressions refer to
 several shapes; no shape-frame is fully hidden and 1.6% lose over 15% of their
-area to occlusion.  Generation takes about 16 ms of one CPU core per video
-(1000 videos in about 17 s); ``--workers`` spreads it over processes.
+area to occlusion.  Generation takes about 17 ms of one CPU core per video
+(1000 videos in about 18 s); ``--workers`` spreads it over processes.
 """
 import json
 import os

@@ -12,7 +12,8 @@ import argparse
 import logging
 import sys
 
-from mmreviosa.datasets.vidor.pipeline import DEFAULT_FPS, DEFAULT_SAM2_CONFIG, ConvertOptions, convert
+from mmreviosa.datasets.vidor.pipeline import (DEFAULT_FPS, DEFAULT_SAM2_CONFIG, ConvertOptions,
+                                               convert)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

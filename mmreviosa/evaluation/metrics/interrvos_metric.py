@@ -110,8 +110,8 @@ class InterRVOSMetric(BaseMetric):
             pred_actor = _as_numpy(_field(sample, 'pred_actor_masks'))
             pred_target = _as_numpy(
                 _field(sample, 'pred_target_masks', required=False))
-            if pred_target is not None and pred_target.shape != \
-                    pred_actor.shape:
+            if self.format_only and pred_target is not None and \
+                    pred_target.shape != pred_actor.shape:
                 raise ValueError(
                     f'video {video_id!r} expression {exp_id!r}: predicted '
                     f'target masks have shape {pred_target.shape}, actor '

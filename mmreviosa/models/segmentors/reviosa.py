@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
 
+from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions,
@@ -63,7 +64,11 @@ class ReVIOSa(BaseModel):
         lm_loss_weight (float): weight of the language-model loss.
         test_cfg (dict): ``max_new_tokens`` (int), ``use_memory`` (bool: SAM2
             video memory at inference), ``force_answer`` (str | None: skip
-            generation and use this answer, e.g. for probing).
+            generation and use this answer, e.g. for probing),
+            ``single_mask_as`` ('actor' | 'target': with ``role_mode='single'``,
+            which prediction the [SEG] mask becomes; 'target' probes the
+            single-token model for the target zero-shot, leaving empty actor
+            masks).
         data_preprocessor (dict, optional): defaults to
             ``InterRVOSDataPreprocessor`` with the tokenizer's pad id.
     """
@@ -87,7 +92,8 @@ class ReVIOSa(BaseModel):
             data_preprocessor = dict(type='InterRVOSDataPreprocessor')
         if isinstance(data_preprocessor, dict):
             data_preprocessor = dict(data_preprocessor)
-            data_preprocessor.setdefault('pad_token_id', mllm.tokenizer.pad_token_id)
+            if mllm.tokenizer is not None:  # None only when building to count parameters
+                data_preprocessor.setdefault('pad_token_id', mllm.tokenizer.pad_token_id)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.mllm = mllm
         self.sam2_head = _build(sam2_head)
@@ -96,14 +102,17 @@ class ReVIOSa(BaseModel):
                              out_dim=self.sam2_head.prompt_dim)
         self.projector = _build(projector)
         self.role_mode = role_mode
-        self.role_ids = role_token_ids_of(self.mllm.role_token_ids, role_mode)
+        # An MLLM built without a tokenizer (parameter counting) has no token ids.
+        self.role_ids = role_token_ids_of(
+            self.mllm.role_token_ids or {t: -1 for t in ROLE_TOKENS}, role_mode)
         self.loss_aml = _build(loss_aml)
         if self.loss_aml is not None and not aml_layers:
             raise ValueError('loss_aml is set but aml_layers is empty')
         self.aml_layers = list(aml_layers or [])
         self.aml_heads = aml_heads
         self.lm_loss_weight = lm_loss_weight
-        self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None)
+        self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None,
+                             single_mask_as='actor')
         self.test_cfg.update(test_cfg or {})
         self._token_ids_checked = False
 
@@ -285,6 +294,10 @@ class ReVIOSa(BaseModel):
                 inputs['sam_pixels'][frame_offsets[b]:frame_offsets[b + 1]],
                 list(sample.key_frame_inds), key_prompts, ori_shape,
                 use_memory=self.test_cfg['use_memory'])  # (R', T, H, W)
+            if self.role_mode == 'single' and self.test_cfg['single_mask_as'] == 'target':
+                sample.pred_actor_masks = torch.zeros_like(masks[0]).cpu()
+                sample.pred_target_masks = masks[0].cpu()
+                continue
             sample.pred_actor_masks = masks[0].cpu()
             sample.pred_target_masks = masks[1].cpu() if len(roles) > 1 else None
         return data_samples

@@ -1,0 +1,131 @@
+# ReVIOSa-4B: InternVL-2.5-4B (InternViT-300M + Qwen2.5-3B, LoRA) + SAM2.1 Hiera-L on InterRVOS.
+#
+# Weights are read from local folders (nothing is downloaded):
+#   pretrained/InternVL2_5-4B-hf   InternVL-2.5-4B in the native transformers layout; convert the
+#                                  published checkpoint with
+#                                  `python tools/model_converters/internvl2_5_to_hf.py
+#                                   pretrained/InternVL2_5-4B pretrained/InternVL2_5-4B-hf`
+#   pretrained/sam2.1_hiera_large.pt
+# Data: InterRVOS-format splits under data/interrvos/{train,valid} (see README "Data").
+# Train: `bash tools/dist_train.sh configs/reviosa/reviosa_4b.py 8` (DDP); ZeRO-2 / FSDP variants:
+# reviosa_1b_zero2.py, reviosa_4b_fsdp.py. Parameter count without reading weights:
+# `python tools/analysis_tools/count_params.py configs/reviosa/reviosa_4b.py`.
+# Where the paper is silent (loss weights, LoRA rank, learning rate), values follow Sa2VA, whose
+# training recipe ReVIOSa extends; the AML weight (1.0) is our choice.
+
+# ----------------------------------------------------------------------------- shared settings
+default_scope = 'mmreviosa'
+data_root = 'data/interrvos'
+mllm_path = 'pretrained/InternVL2_5-4B-hf'
+mllm_preset = 'internvl2_5_4b'   # architecture of mllm_path, for count_params on the meta device
+sam2_checkpoint = 'pretrained/sam2.1_hiera_large.pt'
+mllm_size = 448                   # InternVL-2.5 input
+sam_size = 1024                   # SAM2 input
+num_train_frames = 5              # frames per training item, all read by the MLLM (as Sa2VA)
+num_key_frames = 5                # frames the MLLM reads at test time; SAM2 memory covers the rest
+num_image_tokens = 256            # (448 / 14) ** 2 * 0.5 ** 2
+tokenizer = dict(type='build_role_tokenizer', tokenizer=mllm_path)
+
+# ----------------------------------------------------------------------------- model
+model = dict(
+    type='ReVIOSa',
+    role_mode='roles',
+    mllm=dict(
+        type='InternVLMLLM',
+        tokenizer=tokenizer,
+        pretrained=mllm_path,
+        lora=dict(type='LoraConfig', r=128, lora_alpha=256, lora_dropout=0.05),
+        freeze_vision_encoder=True,
+        freeze_projector=False,
+        freeze_llm=True,                  # LoRA + the role-token rows train
+        gradient_checkpointing=True,      # use_reentrant=False (needed by the AML)
+        attn_implementation='reviosa_sdpa',   # 'reviosa_flash_attention_2' with flash_attn
+        torch_dtype='float32'),           # bf16 compute comes from AmpOptimWrapper below
+    sam2_head=dict(
+        type='SAM2Head',
+        model_cfg='configs/sam2.1/sam2.1_hiera_l.yaml',
+        checkpoint=sam2_checkpoint,
+        freeze_image_encoder=True,
+        freeze_memory=True,
+        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=2.0),
+        loss_dice=dict(type='mmdet.DiceLoss', use_sigmoid=True, activate=True, naive_dice=True,
+                       eps=1.0, loss_weight=0.5),
+        use_memory=True),
+    loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
+    aml_layers=[21, 22, 23],          # the paper's layers (the 4B LLM has 36; configurable)
+    lm_loss_weight=1.0,
+    test_cfg=dict(max_new_tokens=32, use_memory=True))
+
+# ----------------------------------------------------------------------------- data
+train_pipeline = [
+    dict(type='SampleFrames', num_frames=num_train_frames, mode='train'),
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadRoleMasks'),
+    dict(type='ResizeForModels', mllm_size=mllm_size, sam_size=sam_size, backend='cv2'),
+    dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
+         mode='roles'),
+    dict(type='PackInterRVOSInputs'),
+]
+test_pipeline = [
+    dict(type='SampleFrames', mode='test', num_key_frames=num_key_frames),
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadRoleMasks'),
+    dict(type='ResizeForModels', mllm_size=mllm_size, sam_size=sam_size, backend='cv2'),
+    dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
+         mode='roles', with_answer=False),
+    dict(type='PackInterRVOSInputs'),
+]
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/valid',
+                 pipeline=test_pipeline, test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='InterRVOSMetric')
+test_evaluator = val_evaluator
+
+# ----------------------------------------------------------------------------- schedule
+max_epochs = 10
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    dtype='bfloat16',
+    accumulative_counts=8,            # 8 GPUs x 1 x 8 = 64 items per step
+    optimizer=dict(type='AdamW', lr=4e-5, betas=(0.9, 0.999), weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=0.05,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=0.05, end=max_epochs,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+# ----------------------------------------------------------------------------- runtime
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+log_processor = dict(by_epoch=True, window_size=10)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)
