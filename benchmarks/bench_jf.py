@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from mmreviosa.evaluation.functional import region_and_contour
-from mmreviosa.evaluation.functional.reference import (
-    reference_contour_accuracy, reference_region_similarity)
+from mmreviosa.evaluation.functional.reference import (reference_contour_accuracy,
+                                                       reference_region_similarity)
 
 
 def typical_masks(rng: np.random.Generator, num_frames: int, height: int,

@@ -1,5 +1,4 @@
-from .functional import (contour_accuracy, region_and_contour,
-                         region_similarity, sequence_statistics)
+from .functional import contour_accuracy, region_and_contour, region_similarity, sequence_statistics
 from .metrics import InterRVOSMetric
 
 __all__ = [

@@ -15,12 +15,13 @@ Expressions without a prediction score 0 (J = F = 0 for each role, and a
 wrong interaction prediction), with a warning listing them. Malformed
 predictions (missing frames, another frame size) stop the run with an error
 naming the video and expression. Prints the metric table and, with ``--out``,
-writes the metrics as flat JSON (``interrvos/<key>``; nan where a group is
+writes the metrics as flat JSON (``interrvos/<key>``; null where a group is
 empty).
 """
 import argparse
 import json
 import logging
+import math
 import multiprocessing
 import os.path as osp
 import sys
@@ -29,12 +30,13 @@ from typing import Dict, List, Optional, Tuple
 from mmengine.logging import MMLogger, print_log
 from tqdm import tqdm
 
-from mmreviosa.evaluation.functional.interrvos_scores import (
-    format_metrics_table, missing_expression_score, role_swap_iou,
-    score_expression, summarize_scores)
-from mmreviosa.evaluation.functional.prediction_io import (
-    PredictionReader, annotation_frame_shape, read_split_expressions,
-    union_of_annotations)
+from mmreviosa.evaluation.functional.interrvos_scores import (format_metrics_table,
+                                                              missing_expression_score,
+                                                              role_swap_iou, score_expression,
+                                                              summarize_scores)
+from mmreviosa.evaluation.functional.prediction_io import (PredictionReader, annotation_frame_shape,
+                                                           read_split_expressions,
+                                                           union_of_annotations)
 
 # Set in each worker (inherited on fork, or by the pool initializer).
 _STATE: dict = {}
@@ -168,11 +170,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     metrics = evaluate_predictions(args.predictions, args.split_root,
                                    args.workers, args.bound_th)
     if args.out:
+        # nan (a group without expressions) is written as null: valid JSON
+        flat = {
+            f'interrvos/{key}': None if math.isnan(value) else value
+            for key, value in metrics.items()
+        }
         with open(args.out, 'w', encoding='utf-8') as file:
-            json.dump({f'interrvos/{key}': value
-                       for key, value in metrics.items()},
-                      file,
-                      indent=2)
+            json.dump(flat, file, indent=2)
         print_log(f'metrics written to {args.out}', logger='current')
     return 0
 

@@ -28,9 +28,8 @@ from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from .packed_masks import (WORD_BITS, boundary_planes, dilate_disk,
-                           num_words_for, pack_frames, pack_planes, popcounts,
-                           unpack_plane)
+from .packed_masks import (WORD_BITS, boundary_planes, dilate_disk, num_words_for, pack_frames,
+                           pack_planes, popcounts, unpack_plane)
 
 __all__ = [
     'region_similarity', 'contour_accuracy', 'region_and_contour',

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmreviosa.evaluation.functional import (boundary_radius,
-                                             contour_accuracy, disk_kernel,
-                                             region_and_contour,
-                                             region_similarity,
+from mmreviosa.evaluation.functional import (boundary_radius, contour_accuracy, disk_kernel,
+                                             region_and_contour, region_similarity,
                                              sequence_statistics)
-from mmreviosa.evaluation.functional.reference import (
-    reference_boundary_map, reference_contour_accuracy,
-    reference_region_similarity)
+from mmreviosa.evaluation.functional.reference import (reference_boundary_map,
+                                                       reference_contour_accuracy,
+                                                       reference_region_similarity)
 
 
 def frame(*pixels, shape=(5, 5)):

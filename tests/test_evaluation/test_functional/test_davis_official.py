@@ -11,8 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmreviosa.evaluation.functional import (disk_kernel, region_and_contour,
-                                             sequence_statistics)
+from mmreviosa.evaluation.functional import disk_kernel, region_and_contour, sequence_statistics
 
 morphology = pytest.importorskip('skimage.morphology')
 
