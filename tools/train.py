@@ -2,7 +2,8 @@
 
 Example:
     python tools/train.py configs/reviosa/reviosa_tiny_intershapes.py
-    python tools/train.py CONFIG --work-dir work_dirs/x --resume --cfg-options train_cfg.max_iters=10
+    python tools/train.py CONFIG --work-dir work_dirs/x --resume \
+        --cfg-options train_cfg.max_iters=10
 """
 import argparse
 import os
@@ -23,10 +24,11 @@ def parse_args():
         help='resume from the given checkpoint, or from the latest checkpoint '
         'in the work dir when no path is given')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
-    parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='skip validation during training')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, e.g. train_dataloader.batch_size=2')
+        help='override config settings, e.g. train_dataloader.batch_size=2')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')

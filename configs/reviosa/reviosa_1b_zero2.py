@@ -1,7 +1,8 @@
 # ReVIOSa-1B with DeepSpeed ZeRO-2 through MMEngine's FlexibleRunner (multi-GPU / multi-node).
 # Needs `pip install deepspeed` (requirements/optional.txt). Launch as usual:
 #   bash tools/dist_train.sh configs/reviosa/reviosa_1b_zero2.py 8
-#   NNODES=2 NODE_RANK=0 MASTER_ADDR=host0 bash tools/dist_train.sh configs/reviosa/reviosa_1b_zero2.py 8
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=host0 \
+#       bash tools/dist_train.sh configs/reviosa/reviosa_1b_zero2.py 8
 _base_ = ['./reviosa_1b.py']
 
 runner_type = 'FlexibleRunner'

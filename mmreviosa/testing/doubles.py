@@ -1,4 +1,5 @@
 """Models that stand in for ReVIOSa where the model itself is not under test."""
+import time
 import zlib
 from typing import List
 
@@ -69,11 +70,17 @@ class ToySegmentor(BaseModel):
 
     It ignores the expression; it exists to check that training, resuming
     and distributed runs behave, on the real data pipeline.
+
+    Args:
+        channels (int): width of the hidden layer.
+        step_delay (float): seconds to sleep in each training step, so that a
+            test can interrupt a run between two checkpoints.
     """
 
-    def __init__(self, channels: int = 8, data_preprocessor=None):
+    def __init__(self, channels: int = 8, step_delay: float = 0.0, data_preprocessor=None):
         super().__init__(data_preprocessor=data_preprocessor or dict(
             type='InterRVOSDataPreprocessor'))
+        self.step_delay = step_delay
         self.net = nn.Sequential(
             nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(),
             nn.Conv2d(channels, 2, 3, padding=1))
@@ -83,6 +90,7 @@ class ToySegmentor(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'loss':
+            time.sleep(self.step_delay)
             size = logits.shape[-2:]
             gt = torch.cat([
                 torch.stack([s.gt_actor_masks, s.gt_target_masks], dim=1).float()

@@ -103,7 +103,8 @@ class TokenizeConversation(BaseTransform):
         return self.tokenizer(text, add_special_tokens=False)['input_ids']
 
     def transform(self, results: Dict) -> Dict:
-        question = QUESTION_TEMPLATES[self.mode].format(exp=results['expression'].strip().rstrip('.'))
+        expression = results['expression'].strip().rstrip('.')
+        question = QUESTION_TEMPLATES[self.mode].format(exp=expression)
         prompt = build_prompt(question, len(results['key_frame_inds']), self.num_image_tokens)
         prompt_ids = self._encode(prompt)
         answer = build_answer(self.mode, bool(results['has_interaction']))

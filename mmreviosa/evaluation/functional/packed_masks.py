@@ -91,7 +91,11 @@ def boundary_planes(planes: np.ndarray, heights: np.ndarray,
     south-east neighbour; on the last row only the east neighbour counts, on
     the last column only the south one, and the bottom-right pixel never is.
     That is the same as comparing with the neighbours of an image extended by
-    replicating its last row and column, which is how it is computed here.
+    replicating its last row and column. With ``horizontal = S ^ east`` and
+    ``vertical = S ^ south``, ``S ^ south_east = vertical ^ horizontal(y + 1)``
+    so the map is ``horizontal | vertical | horizontal(y + 1)``; replication
+    makes ``horizontal`` zero on the last column and ``vertical`` zero on the
+    last row.
 
     Args:
         planes: ``(n, rows, num_words)`` uint64 packed crops; plane ``i`` holds
@@ -106,26 +110,27 @@ def boundary_planes(planes: np.ndarray, heights: np.ndarray,
     """
     num_planes, _, num_words = planes.shape
     plane_index = np.arange(num_planes)
-    # east neighbour: pixel x + 1, carried across words of the flat string;
-    # the bit a row's last word receives from the next row is cleared
+    # east neighbour: pixel x + 1, carried across the words of the flat
+    # string (what a row's last word receives from the next row is cleared
+    # below with the columns from the last one on)
     flat = planes.reshape(-1)
-    east = flat >> _ONE
-    east[:-1] |= flat[1:] << _LAST_BIT_SHIFT
-    east = east.reshape(planes.shape)
-    east[..., -1] &= ~(_ONE << _LAST_BIT_SHIFT)
-    last_word, last_bit = np.divmod(np.asarray(widths) - 1, WORD_BITS)
-    last_column = np.zeros((num_planes, 1, num_words), np.uint64)
-    last_column[plane_index, 0, last_word] = _ONE << last_bit.astype(np.uint64)
-    east |= planes & last_column
-    # south and south-east neighbours, last content row replicated
-    last_row = np.asarray(heights) - 1
-    south = np.zeros_like(planes)
-    south[:, :-1] = planes[:, 1:]
-    south[plane_index, last_row] = planes[plane_index, last_row]
-    south_east = np.zeros_like(east)
-    south_east[:, :-1] = east[:, 1:]
-    south_east[plane_index, last_row] = east[plane_index, last_row]
-    return (planes ^ east) | (planes ^ south) | (planes ^ south_east)
+    horizontal = flat >> _ONE
+    horizontal[:-1] |= flat[1:] << _LAST_BIT_SHIFT
+    horizontal ^= flat
+    horizontal = horizontal.reshape(planes.shape)
+    # columns 0 .. width - 2 of each plane
+    kept_bits = np.asarray(widths) - 1 - WORD_BITS * np.arange(num_words)[:, None]
+    kept_bits = np.clip(kept_bits, 0, WORD_BITS).T.astype(np.uint64)
+    full = kept_bits == WORD_BITS
+    kept = np.where(full, ~np.uint64(0),
+                    (_ONE << np.where(full, 0, kept_bits).astype(np.uint64)) - _ONE)
+    horizontal &= kept[:, None, :]
+    vertical = np.zeros_like(planes)
+    np.bitwise_xor(planes[:, :-1], planes[:, 1:], out=vertical[:, :-1])
+    vertical[plane_index, np.asarray(heights) - 1] = 0
+    vertical |= horizontal
+    vertical[:, :-1] |= horizontal[:, 1:]
+    return vertical
 
 
 def _spread(bits: np.ndarray, distance: int,
@@ -136,16 +141,16 @@ def _spread(bits: np.ndarray, distance: int,
     """
     word_shift, bit_shift = divmod(distance, WORD_BITS)
     size = bits.size
-    spread = np.zeros_like(bits)
-    if word_shift >= size:
-        return spread
-    lower, higher = bits[word_shift:], bits[:size - word_shift]
+    count = size - word_shift
+    if count <= 0:
+        return np.zeros_like(bits)
+    spread = np.empty_like(bits) if word_shift == 0 else np.zeros_like(bits)
+    lower, higher = bits[word_shift:], bits[:count]
     if bit_shift == 0:
         spread[word_shift:] = higher
-        spread[:size - word_shift] |= lower
+        spread[:count] |= lower
         return spread
     up, down = np.uint64(bit_shift), np.uint64(WORD_BITS - bit_shift)
-    count = size - word_shift
     # column c + distance receives column c, carried across words
     np.left_shift(higher, up, out=spread[word_shift:])
     carry = scratch[:count - 1]
@@ -189,7 +194,8 @@ def dilate_disk(planes: np.ndarray, half_widths: Sequence[int]) -> np.ndarray:
     the centre, and each term of the disk is reached along a monotone path of
     rows, so rows outside the array are not needed. Horizontally the planes
     are one long bit string whose rows are separated by at least ``r`` zero
-    columns, so shifts never mix rows; ``r`` zero bits are put in front.
+    columns, and ``r`` zero bits are put in front, so shifts never mix rows.
+    Only a few arrays are alive at a time, which keeps them in cache.
 
     Args:
         planes: ``(n, rows, num_words)`` uint64 with at least ``r`` zero rows

@@ -26,6 +26,7 @@ from mmreviosa.models.mllm.tokenizer import (IMAGE_TOKENS, IMG_CONTEXT_TOKEN, RO
 from mmreviosa.models.utils import TrainedStateMixin
 from mmreviosa.registry import MODELS
 
+
 IGNORE_INDEX = -100
 #: Tokens whose ids the model and the data pipeline must agree on (buffer order).
 SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)

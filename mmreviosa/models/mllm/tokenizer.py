@@ -34,14 +34,15 @@ def _tiny_corpus() -> Iterable[str]:
     from mmreviosa.datasets.transforms.conversation import corpus_sentences
     from mmreviosa.datasets.intershapes import VOCABULARY
     words = sorted(VOCABULARY)
-    # Repeat single words so that each becomes one token after BPE merges.
+    # Repeat the text so that BPE merges every word of it into one or two tokens: the
+    # sequences (and a CPU step) stay short.
     for _ in range(20):
         yield ' '.join(words)
-    yield from corpus_sentences()
+        yield from corpus_sentences()
 
 
 @TOKENIZERS.register_module()
-def build_tiny_tokenizer(vocab_size: int = 512):
+def build_tiny_tokenizer(vocab_size: int = 1024):
     """Train a small byte-level BPE tokenizer in-process (deterministic).
 
     Used by the tiny configs, which cannot download a tokenizer.  Byte-level

@@ -86,7 +86,8 @@ class ReVIOSa(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if role_mode not in MODE_ROLE_TOKENS:
-            raise ValueError(f'role_mode must be one of {list(MODE_ROLE_TOKENS)}, got {role_mode!r}')
+            raise ValueError(
+                f'role_mode must be one of {list(MODE_ROLE_TOKENS)}, got {role_mode!r}')
         mllm = _build(mllm)
         if data_preprocessor is None:
             data_preprocessor = dict(type='InterRVOSDataPreprocessor')
@@ -201,7 +202,8 @@ class ReVIOSa(BaseModel):
         logits = self.sam2_head.decode(feats, self._frames_prompts(prompts, inputs['num_frames']))
         return ReVIOSaTensorOutput(logits, prompts, found, out.loss)
 
-    def loss(self, inputs: dict, data_samples: List[InterRVOSDataSample]) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: dict,
+             data_samples: List[InterRVOSDataSample]) -> Dict[str, torch.Tensor]:
         """Teacher-forced training step.
 
         Returns:
