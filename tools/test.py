@@ -6,6 +6,7 @@ Example:
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 
@@ -36,11 +37,12 @@ def parse_args():
 
 
 def _to_builtin(value):
-    """Metric values as plain JSON numbers (numpy scalars are not serialisable)."""
+    """Metric values as plain JSON numbers; NaN (an empty group) becomes null."""
     try:
-        return float(value)
+        value = float(value)
     except (TypeError, ValueError):
         return value
+    return None if math.isnan(value) else value
 
 
 def main():

@@ -59,9 +59,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _init_worker(predictions: str, mask_dict: Dict[str, list],
+def _init_worker(reader: PredictionReader, mask_dict: Dict[str, list],
                  bound_th: float) -> None:
-    _STATE['reader'] = PredictionReader(predictions)
+    _STATE['reader'] = reader
     _STATE['mask_dict'] = mask_dict
     _STATE['bound_th'] = bound_th
 
@@ -115,7 +115,8 @@ def score_spec(spec: dict) -> dict:
     pair = spec['pair_exp_id']
     if pair is not None and reader.has(video_id, pair):
         pair_prediction = reader.load(video_id, pair, frame_names, shape)
-        score['role_swap_iou'] = role_swap_iou(actor, pair_prediction[1])
+        score['role_swap_iou'] = role_swap_iou(actor, pair_prediction[1],
+                                               video_id, exp_id)
     return score
 
 
@@ -141,7 +142,11 @@ def evaluate_predictions(predictions: str,
     mask_path = osp.join(split_root, 'mask_dict.json')
     with open(mask_path, 'r', encoding='utf-8') as file:
         mask_dict = json.load(file)
-    init_args = (predictions, mask_dict, bound_th)
+    # malformed predictions (missing frames) fail now, not halfway through
+    reader = PredictionReader(predictions)
+    for spec in specs:
+        reader.check(spec['video_id'], spec['exp_id'], spec['frame_names'])
+    init_args = (reader, mask_dict, bound_th)
     bar = dict(total=len(specs), disable=not progress, desc='scoring')
     if workers <= 1:
         _init_worker(*init_args)

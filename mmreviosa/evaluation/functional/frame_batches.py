@@ -7,6 +7,7 @@ bit planes so that every numpy operation serves many frames. All counts are
 integers; the only floating-point steps are the final divisions and the F
 formula, in the order of the official DAVIS code.
 """
+import sys
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import cv2
@@ -212,6 +213,8 @@ def measure_video(pred: np.ndarray, gt: np.ndarray, void: Optional[np.ndarray],
     Returns:
         tuple: ``(T,)`` float64 J and F (None for a measure not asked for).
     """
+    if sys.byteorder != 'little':
+        raise NotImplementedError('the packed J/F needs a little-endian machine')
     num_frames, _, width = pred.shape
     # frames where both masks are empty keep J = 1 (empty union) and F = 1
     jaccard = np.ones(num_frames) if need_j else None

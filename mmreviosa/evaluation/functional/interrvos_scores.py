@@ -165,27 +165,31 @@ def missing_expression_score(video_id: str, exp_id: str, num_frames: int,
         missing=True)
 
 
-def role_swap_iou(actor_masks, pair_target_masks) -> float:
+def role_swap_iou(actor_masks, pair_target_masks, video_id: str = '?',
+                  exp_id: str = '?') -> float:
     """Mean over frames of J between an actor and the pair's target masks.
 
     Args:
         actor_masks: ``(T, H, W)`` predicted actor masks of an expression.
         pair_target_masks: ``(T, H, W)`` predicted target masks of its
             role-swapped pair, or None (scored as empty masks).
+        video_id: video id, for messages.
+        exp_id: expression id, for messages.
 
     Returns:
         float: in [0, 1].
     """
-    actor = _numpy_masks(actor_masks, 'actor masks', '?', '?')
+    actor = _numpy_masks(actor_masks, 'actor masks', video_id, exp_id)
     if pair_target_masks is None:
         pair_target = np.zeros(actor.shape, bool)
     else:
         pair_target = _numpy_masks(pair_target_masks, 'pair target masks',
-                                   '?', '?')
+                                   video_id, exp_id)
     if pair_target.shape != actor.shape:
-        raise ValueError('role swap: actor masks of shape '
-                         f'{tuple(actor.shape)} and pair target masks of '
-                         f'shape {tuple(pair_target.shape)} differ')
+        raise ValueError(
+            f'video {video_id!r} expression {exp_id!r}: role swap of actor '
+            f'masks of shape {tuple(actor.shape)} with the pair\'s target '
+            f'masks of shape {tuple(pair_target.shape)}')
     return float(np.mean(region_similarity(pair_target, actor)))
 
 

@@ -9,7 +9,8 @@ row-major) while a dilation of radius ``r`` never mixes two rows or two planes,
 so every step is a whole-array numpy operation on a contiguous array.
 
 Everything here is exact integer logic: the results equal those of the unpacked
-reference operations bit for bit.
+reference operations bit for bit. Words are viewed as bytes in memory order, so
+this relies on a little-endian machine (checked by ``frame_batches``).
 """
 from typing import List, Sequence, Tuple
 
@@ -44,7 +45,7 @@ def pack_frames(*masks: np.ndarray) -> np.ndarray:
     for index, mask in enumerate(masks):
         buffer[index, ..., :num_bytes] = np.packbits(
             mask, axis=-1, bitorder='little')
-    return buffer.view('<u8')
+    return buffer.view(np.uint64)
 
 
 def pack_planes(crops: Sequence[np.ndarray], rows: int,
@@ -66,7 +67,7 @@ def pack_planes(crops: Sequence[np.ndarray], rows: int,
         height, width = crop.shape
         buffer[plane, :height, :-(-width // 8)] = np.packbits(
             crop, axis=1, bitorder='little')
-    return buffer.view('<u8')
+    return buffer.view(np.uint64)
 
 
 def popcounts(planes: np.ndarray) -> np.ndarray:

@@ -118,6 +118,33 @@ class PredictionReader:
             return exp_id in self.videos.get(video_id, {})
         return osp.isdir(osp.join(self.png_root, video_id, exp_id))
 
+    def check(self, video_id: str, exp_id: str,
+              frame_names: Sequence[str]) -> None:
+        """Check, without decoding, that a prediction covers the frames.
+
+        Lets a caller find malformed predictions before a long run.
+
+        Raises:
+            ValueError: frames are missing, naming the video and expression.
+        """
+        if not self.has(video_id, exp_id):
+            return
+        where = f'{self.source}: video {video_id!r} expression {exp_id!r}'
+        if self.videos is not None:
+            entry = self.videos[video_id][exp_id]
+            for role in ROLES:
+                if entry.get(role) is not None:
+                    self._select_rles(entry[role], entry, frame_names,
+                                      f'{where} {role}')
+            return
+        folder = osp.join(self.png_root, video_id, exp_id)
+        for role in ROLES:
+            role_folder = osp.join(folder, role)
+            if osp.isdir(role_folder):
+                self._png_paths(role_folder, frame_names, where)
+        if not osp.isdir(osp.join(folder, ROLES[0])):
+            self._png_paths(folder, frame_names, where)
+
     def load(self, video_id: str, exp_id: str, frame_names: Sequence[str],
              frame_shape: Tuple[int, int]) -> Optional[Prediction]:
         """Masks of one expression, or None when it has no prediction.
@@ -161,8 +188,8 @@ class PredictionReader:
         return actor, target, ''
 
     @staticmethod
-    def _from_rles(rles: list, entry: dict, frame_names: Sequence[str],
-                   frame_shape: Tuple[int, int], where: str) -> np.ndarray:
+    def _select_rles(rles: list, entry: dict, frame_names: Sequence[str],
+                     where: str) -> list:
         frames = entry.get('frames', list(frame_names))
         if len(rles) != len(frames):
             raise ValueError(f'{where}: {len(rles)} masks for {len(frames)} '
@@ -172,7 +199,12 @@ class PredictionReader:
         if absent:
             raise ValueError(f'{where}: no mask for frames {absent[:5]} '
                              f'({len(absent)} of {len(frame_names)})')
-        chosen = [by_name[name] for name in frame_names]
+        return [by_name[name] for name in frame_names]
+
+    @classmethod
+    def _from_rles(cls, rles: list, entry: dict, frame_names: Sequence[str],
+                   frame_shape: Tuple[int, int], where: str) -> np.ndarray:
+        chosen = cls._select_rles(rles, entry, frame_names, where)
         sizes = {tuple(rle['size']) for rle in chosen if rle is not None}
         if sizes - {tuple(frame_shape)}:
             raise ValueError(f'{where}: mask size {sorted(sizes)} differs '
@@ -180,17 +212,22 @@ class PredictionReader:
         return decode_masks(chosen, frame_shape)
 
     @staticmethod
-    def _from_pngs(folder: str, frame_names: Sequence[str],
-                   frame_shape: Tuple[int, int], where: str) -> np.ndarray:
+    def _png_paths(folder: str, frame_names: Sequence[str],
+                   where: str) -> List[str]:
         present = {osp.splitext(name)[0] for name in os.listdir(folder)}
         absent = [name for name in frame_names if name not in present]
         if absent:
             raise ValueError(f'{where}: {folder} has no PNG for frames '
                              f'{absent[:5]} ({len(absent)} of '
                              f'{len(frame_names)})')
+        return [osp.join(folder, f'{name}.png') for name in frame_names]
+
+    @classmethod
+    def _from_pngs(cls, folder: str, frame_names: Sequence[str],
+                   frame_shape: Tuple[int, int], where: str) -> np.ndarray:
+        paths = cls._png_paths(folder, frame_names, where)
         masks = np.zeros((len(frame_names), ) + tuple(frame_shape), bool)
-        for index, name in enumerate(frame_names):
-            path = osp.join(folder, f'{name}.png')
+        for index, path in enumerate(paths):
             image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
             if image is None:
                 raise ValueError(f'{where}: cannot read {path}')

@@ -176,7 +176,8 @@ class InterRVOSMetric(BaseMetric):
             score['role_swap_iou'] = role_swap_iou(
                 decode_masks(score['pred_actor_rle'], shape),
                 None if pair_target is None else decode_masks(
-                    pair_target, partner['frame_shape']))
+                    pair_target, partner['frame_shape']), score['video_id'],
+                score['exp_id'])
         metrics = summarize_scores(scores, logger)
         print_log(
             '\n' + format_metrics_table(metrics, len(scores)), logger=logger)

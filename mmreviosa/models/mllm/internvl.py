@@ -32,6 +32,7 @@ IGNORE_INDEX = -100
 SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)
 IM_END_TOKEN = '<|im_end|>'
 
+
 def _parse_dtype(dtype: Union[str, torch.dtype, None]) -> torch.dtype:
     names = dict(float32=torch.float32, fp32=torch.float32, bfloat16=torch.bfloat16,
                  bf16=torch.bfloat16, float16=torch.float16, fp16=torch.float16)
