@@ -12,7 +12,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmreviosa.utils import register_all_modules, setup_runtime, use_cpu_backend
+from mmreviosa.engine import setup_cpu_distributed
+from mmreviosa.utils import register_all_modules, setup_runtime
 
 
 def parse_args():
@@ -43,9 +44,9 @@ def parse_args():
 def build_cfg(args) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    use_cpu_backend(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    setup_cpu_distributed(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -52,9 +52,3 @@ def setup_runtime(num_threads: int = None) -> None:
         import torch
         torch.set_num_threads(int(num_threads))
 
-
-def use_cpu_backend(cfg) -> None:
-    """Use gloo for distributed runs on machines without CUDA (NCCL needs GPUs)."""
-    import torch
-    if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
