@@ -18,6 +18,7 @@ num_train_frames = 4              # frames sampled per training item (all seen b
 num_key_frames = 4                # frames the MLLM reads at test time
 num_image_tokens = 16             # (64 / 8) ** 2 patches * 0.5 ** 2 pixel shuffle
 tokenizer = dict(type='build_role_tokenizer', tokenizer=dict(type='build_tiny_tokenizer'))
+system_prompt = ''                # a randomly initialised model gains nothing from InternVL's
 
 # ----------------------------------------------------------------------------- model
 model = dict(
@@ -41,7 +42,7 @@ model = dict(
         attn_implementation='reviosa_sdpa'),   # sdpa + role-token rows for the AML
     sam2_head=dict(
         type='SAM2Head',
-        model_cfg=dict(image_size=frame_size, embed_dim=32, mem_dim=16, backbone_stride=16),
+        model_cfg=dict(image_size=frame_size, embed_dim=32, mem_dim=16, backbone_stride=8),
         freeze_image_encoder=False,
         freeze_memory=True,
         use_memory=False),        # memory modules are untrained here: decode each frame
@@ -57,7 +58,7 @@ train_pipeline = [
     dict(type='LoadRoleMasks'),
     dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
-         mode='roles'),
+         mode='roles', system_prompt=system_prompt),
     dict(type='PackInterRVOSInputs'),
 ]
 test_pipeline = [
@@ -66,7 +67,7 @@ test_pipeline = [
     dict(type='LoadRoleMasks'),
     dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
-         mode='roles', with_answer=False),
+         mode='roles', with_answer=False, system_prompt=system_prompt),
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(

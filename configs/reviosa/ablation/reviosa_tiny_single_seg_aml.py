@@ -10,7 +10,8 @@ train_pipeline = [
     dict(type='ResizeForModels', mllm_size={{_base_.frame_size}}, sam_size={{_base_.frame_size}},
          backend='cv2'),
     dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}},
-         num_image_tokens={{_base_.num_image_tokens}}, mode='single'),
+         num_image_tokens={{_base_.num_image_tokens}}, mode='single',
+         system_prompt={{_base_.system_prompt}}),
     dict(type='PackInterRVOSInputs'),
 ]
 test_pipeline = [
@@ -20,7 +21,8 @@ test_pipeline = [
     dict(type='ResizeForModels', mllm_size={{_base_.frame_size}}, sam_size={{_base_.frame_size}},
          backend='cv2'),
     dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}},
-         num_image_tokens={{_base_.num_image_tokens}}, mode='single', with_answer=False),
+         num_image_tokens={{_base_.num_image_tokens}}, mode='single', with_answer=False,
+         system_prompt={{_base_.system_prompt}}),
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -52,13 +52,14 @@ def build_answer(mode: str, has_interaction: bool) -> str:
     return ANSWER_SINGLE
 
 
-def build_prompt(question: str, num_frames: int, num_image_tokens: int) -> str:
-    """The chat prompt up to (and including) the assistant header."""
+def build_prompt(question: str, num_frames: int, num_image_tokens: int,
+                 system_prompt: str = SYSTEM_PROMPT) -> str:
+    """The chat prompt up to (and including) the assistant header (no system turn if empty)."""
     image_block = ''.join(
         f'{IMG_START_TOKEN}{IMG_CONTEXT_TOKEN * num_image_tokens}{IMG_END_TOKEN}\n'
         for _ in range(num_frames))
-    return (CHAT_TEMPLATE['SYSTEM'].format(system=SYSTEM_PROMPT) +
-            CHAT_TEMPLATE['INSTRUCTION'].format(input=image_block + question))
+    system = CHAT_TEMPLATE['SYSTEM'].format(system=system_prompt) if system_prompt else ''
+    return system + CHAT_TEMPLATE['INSTRUCTION'].format(input=image_block + question)
 
 
 def corpus_sentences() -> List[str]:
@@ -86,10 +87,13 @@ class TokenizeConversation(BaseTransform):
             'single_target' (probe the single-[SEG] model for the target).
         with_answer (bool): append the answer and build ``labels`` (training).
         max_length (int, optional): raise if the prompt is longer.
+        system_prompt (str): the system turn; InternVL-2.5's by default, none
+            when empty (a randomly initialised model gains nothing from it).
     """
 
     def __init__(self, tokenizer, num_image_tokens: int, mode: str = 'roles',
-                 with_answer: bool = True, max_length: Optional[int] = None):
+                 with_answer: bool = True, max_length: Optional[int] = None,
+                 system_prompt: str = SYSTEM_PROMPT):
         if mode not in QUESTION_TEMPLATES:
             raise ValueError(f'mode must be one of {list(QUESTION_TEMPLATES)}, got {mode!r}')
         self.tokenizer = build_tokenizer_from_cfg(tokenizer)
@@ -97,6 +101,7 @@ class TokenizeConversation(BaseTransform):
         self.mode = mode
         self.with_answer = with_answer
         self.max_length = max_length
+        self.system_prompt = system_prompt
         self.role_token_ids = get_special_token_ids(self.tokenizer)
 
     def _encode(self, text: str) -> List[int]:
@@ -105,7 +110,8 @@ class TokenizeConversation(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         expression = results['expression'].strip().rstrip('.')
         question = QUESTION_TEMPLATES[self.mode].format(exp=expression)
-        prompt = build_prompt(question, len(results['key_frame_inds']), self.num_image_tokens)
+        prompt = build_prompt(question, len(results['key_frame_inds']), self.num_image_tokens,
+                              self.system_prompt)
         prompt_ids = self._encode(prompt)
         answer = build_answer(self.mode, bool(results['has_interaction']))
         if self.with_answer:
