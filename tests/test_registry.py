@@ -2,7 +2,7 @@
 import mmengine.registry as mmengine_registry
 import pytest
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope, init_default_scope
 
 import mmreviosa.registry as registry
 
@@ -19,8 +19,10 @@ def test_registries_are_children_of_mmengine(name):
 
 
 def test_build_without_importing_the_module_first():
-    # `locations` makes the registry import mmreviosa.models on demand.
-    model = registry.MODELS.build(dict(type='RoleTokenProjector', in_dim=4, out_dim=2))
+    # `locations` makes the registry import mmreviosa.models on demand. (The scope is pinned:
+    # other tests leave another project's default scope behind.)
+    with DefaultScope.overwrite_default_scope('mmreviosa'):
+        model = registry.MODELS.build(dict(type='RoleTokenProjector', in_dim=4, out_dim=2))
     assert type(model).__name__ == 'RoleTokenProjector'
 
 

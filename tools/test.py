@@ -59,10 +59,12 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None
     cfg.resume = False
 
     runner = Runner.from_cfg(cfg)
+    # Strict: a checkpoint that does not fit the config must fail, not test a half-loaded model.
+    runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     metrics = runner.test()
     if is_main_process():
         flat = {k: _to_builtin(v) for k, v in metrics.items()}

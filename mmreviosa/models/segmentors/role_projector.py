@@ -16,14 +16,21 @@ class RoleTokenProjector(nn.Module):
         out_dim (int): prompt dimension of SAM2 (256 for the real model).
         hidden_dim (int, optional): defaults to ``in_dim``.
         dropout (float): dropout on the output.
+        out_norm (bool): end with a LayerNorm, so that prompts start on the
+            scale of SAM2's own decoder tokens (about unit variance per
+            channel).  A randomly initialised LLM gives prompts far smaller
+            than those tokens, which the decoder then learns to ignore.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = None, dropout: float = 0.0):
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = None, dropout: float = 0.0,
+                 out_norm: bool = False):
         super().__init__()
         hidden_dim = hidden_dim or in_dim
-        self.layers = nn.Sequential(
-            nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, out_dim), nn.Dropout(dropout))
+        layers = [nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True),
+                  nn.Linear(hidden_dim, out_dim), nn.Dropout(dropout)]
+        if out_norm:
+            layers.append(nn.LayerNorm(out_dim))
+        self.layers = nn.Sequential(*layers)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., in_dim) hidden states -> (..., out_dim) prompts."""
