@@ -1,0 +1,108 @@
+"""init_model + inference_video on a tiny random model: every input form, masks at input size."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmreviosa.apis import VideoPrediction, inference_video, init_model
+from mmreviosa.datasets.video_io import write_video_file
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import save_checkpoint
+    from mmengine.config import Config
+    from mmreviosa.registry import MODELS
+    torch.set_num_threads(1)
+    init_default_scope('mmreviosa')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    save_checkpoint(dict(state_dict=model.state_dict()), path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def frames():
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 255, (5, 37, 51, 3), dtype=np.uint8)  # odd, non-square size
+    video[:, 10:20, 10:20] = (220, 30, 30)
+    return video
+
+
+def _check(prediction, shape):
+    assert isinstance(prediction, VideoPrediction)
+    assert prediction.actor_masks.shape == shape and prediction.actor_masks.dtype == bool
+    if prediction.target_masks is not None:
+        assert prediction.target_masks.shape == shape
+    assert isinstance(prediction.text, str)
+
+
+def test_every_video_form_gives_masks_of_the_input_size(checkpoint, frames, tmp_path):
+    model = init_model(CONFIG, checkpoint)
+    shape = frames.shape[:3]
+    from_arrays = inference_video(model, list(frames), 'the red square pushing the blue circle')
+    _check(from_arrays, shape)
+
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f'{i:05d}.png'), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    from_folder = inference_video(model, str(folder), 'the red square pushing the blue circle')
+    _check(from_folder, shape)
+    # PNG is lossless: the same frames give the same answer and masks.
+    assert from_folder.text == from_arrays.text, (from_folder.text, from_arrays.text)
+    assert np.array_equal(from_folder.actor_masks, from_arrays.actor_masks)
+
+    # H.264 needs even sizes (the writer would pad), so the file gets an even crop.
+    even = frames[:, :36, :50]
+    video_path = str(tmp_path / 'video.mp4')
+    write_video_file(list(even), video_path, fps=5)
+    _check(inference_video(model, video_path, 'the red square'), even.shape[:3])
+
+
+def test_answer_without_target_gives_no_target_masks(checkpoint, frames):
+    model = init_model(CONFIG, checkpoint,
+                       cfg_options={'model.test_cfg.force_answer': 'Sure, it is [SEG_ACT].'})
+    prediction = inference_video(model, list(frames), 'the red square')
+    assert prediction.target_masks is None
+    assert prediction.actor_masks.shape == frames.shape[:3]
+    model = init_model(CONFIG, checkpoint, cfg_options={
+        'model.test_cfg.force_answer': 'Sure, it is [SEG_ACT] and [SEG_TAR].'})
+    assert inference_video(model, list(frames), 'the red square').target_masks is not None
+
+
+def test_bad_video_input_is_a_clear_error(checkpoint, tmp_path):
+    model = init_model(CONFIG, checkpoint)
+    with pytest.raises(FileNotFoundError, match='neither a folder'):
+        inference_video(model, str(tmp_path / 'missing'), 'x')
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='no image files'):
+        inference_video(model, str(tmp_path / 'empty'), 'x')
+
+
+@pytest.mark.slow
+def test_video_demo_writes_an_overlay_gif(checkpoint, frames, tmp_path):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f'{i:05d}.png'), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    out = str(tmp_path / 'demo.gif')
+    env = dict(os.environ, MMREVIOSA_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, 'demo/video_demo.py', str(folder), 'the red square',
+                             CONFIG, checkpoint, '--out', out], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    from PIL import Image
+    with Image.open(out) as gif:
+        assert gif.n_frames == len(frames)
+    assert 'answer:' in result.stdout
