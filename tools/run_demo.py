@@ -37,7 +37,12 @@ def parse_args():
 def run(step: str, cmd: list) -> None:
     print(f'\n==> {step}\n    {" ".join(cmd)}', flush=True)
     start = time.time()
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    # One torch thread in the trainer plus one data worker fills 2 cores; more threads than
+    # cores makes every step many times slower. Users can override both variables.
+    env = dict(os.environ)
+    env.setdefault('MMREVIOSA_NUM_THREADS', '1')
+    env.setdefault('OMP_NUM_THREADS', '1')
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     print(f'==> {step}: done in {time.time() - start:.0f} s', flush=True)
 
 
