@@ -33,7 +33,7 @@ elif [ -n "$MMCV_WHEEL" ]; then
 else
   echo "[install] building mmcv 2.1.0 with ops from source (about 12 minutes on 2 cores)"
   BUILD_DIR=$(mktemp -d)
-  $PIP download --no-deps --no-binary :all: mmcv==2.1.0 -d "$BUILD_DIR"
+  $PIP download --no-deps --no-binary :all: --no-build-isolation mmcv==2.1.0 -d "$BUILD_DIR"
   tar -xzf "$BUILD_DIR"/mmcv-2.1.0.tar.gz -C "$BUILD_DIR"
   sed -i 's/-std=c++17/-std=c++20/g' "$BUILD_DIR"/mmcv-2.1.0/setup.py
   $PIP install addict packaging yapf opencv-python
