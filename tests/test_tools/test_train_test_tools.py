@@ -15,7 +15,9 @@ from mmreviosa.datasets.intershapes import generate_split
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = osp.join(ROOT, 'tests', 'data', 'configs', 'toy_intershapes.py')
 GT_NOISE = osp.join(ROOT, 'tests', 'data', 'configs', 'gt_noise_intershapes.py')
-ENV = dict(os.environ, MMREVIOSA_NUM_THREADS='1', OMP_NUM_THREADS='1', PYTHONHASHSEED='0')
+# PYTHON: the launchers run this interpreter (the venv's), not whatever `python` is on PATH.
+ENV = dict(os.environ, MMREVIOSA_NUM_THREADS='1', OMP_NUM_THREADS='1', PYTHONHASHSEED='0',
+           PYTHON=sys.executable)
 
 
 @pytest.fixture(scope='module')
