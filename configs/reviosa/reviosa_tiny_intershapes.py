@@ -98,7 +98,7 @@ val_evaluator = dict(type='InterRVOSMetric')
 test_evaluator = dict(type='InterRVOSMetric')
 
 # ----------------------------------------------------------------------------- schedule
-max_iters = 1500
+max_iters = 1000
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01),

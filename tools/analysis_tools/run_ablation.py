@@ -133,8 +133,12 @@ def main():
             row = {k: metrics.get(k, float('nan')) for k in KEYS}
             if test_cfg != train_cfg:  # zero-shot probing scores only the target
                 row = {k: (v if k.startswith('target') else float('nan')) for k, v in row.items()}
-            if 'single' in train_cfg:  # one token cannot express the interaction
+            if 'single' in train_cfg:
+                # One token cannot express the interaction, and the single-token model has no
+                # target prediction of its own: its target is the zero-shot row.
                 row['interaction_acc'] = float('nan')
+                if test_cfg == train_cfg:
+                    row['target_JF'] = float('nan')
             values.append(row)
         per_row.append((name, values))
     table = format_table(per_row, args.seeds, args)
