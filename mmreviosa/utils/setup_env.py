@@ -51,4 +51,3 @@ def setup_runtime(num_threads: int = None) -> None:
     if num_threads:
         import torch
         torch.set_num_threads(int(num_threads))
-

@@ -179,7 +179,7 @@ def test_hf_backend_generates_text(tiny_causal_lm):
 
 
 def test_hf_backend_skips_malformed_output_without_guessing(vidor_root, tiny_causal_lm,
-                                                           tmp_path, caplog):
+                                                            tmp_path, caplog):
     out = str(tmp_path / 'out')
     options = ConvertOptions(vidor_root, 'training', out, mask_source='box', backend='hf',
                              llm_config={'model_path': tiny_causal_lm, 'max_new_tokens': 12},
