@@ -13,13 +13,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import point_sample
-from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
+from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
 from mmreviosa.models.utils import TrainedStateMixin
 from mmreviosa.registry import MODELS
@@ -54,10 +53,6 @@ class SAM2Features:
         high_res = None if self.high_res_features is None else [
             x[inds] for x in self.high_res_features]
         return SAM2Features(self.image_embeddings[inds], self.image_pos[inds], high_res)
-
-
-def _build_loss(loss: Union[dict, nn.Module]) -> nn.Module:
-    return loss if isinstance(loss, nn.Module) else MODELS.build(loss)
 
 
 @MODELS.register_module()
@@ -142,11 +137,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         self.freeze_image_encoder = freeze_image_encoder
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory
-        self.num_points = num_points
-        self.oversample_ratio = oversample_ratio
-        self.importance_sample_ratio = importance_sample_ratio
-        self.loss_mask = _build_loss(loss_mask)
-        self.loss_dice = _build_loss(loss_dice)
+        self.mask_loss = WeightedMaskLoss(loss_mask, loss_dice, num_points, oversample_ratio,
+                                          importance_sample_ratio)
         self._freeze()
 
     # ------------------------------------------------------------------ set-up
@@ -303,10 +295,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
 
     # ------------------------------------------------------------------ loss
     def loss(self, mask_logits: Tensor, gt_masks: Tensor, weights: Tensor) -> Dict[str, Tensor]:
-        """Mask CE + Dice over the rows with weight 1, normalised by their number.
-
-        Rows with weight 0 (e.g. the target of an expression without interaction)
-        stay in the graph with zero contribution, so every rank runs the same graph.
+        """Mask CE + Dice over the rows with weight 1 (see :class:`WeightedMaskLoss`).
 
         Args:
             mask_logits: (N, R, h, w) logits from :meth:`decode`.
@@ -316,38 +305,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         Returns:
             ``dict(loss_mask=..., loss_dice=...)`` scalars.
         """
-        assert mask_logits.dim() == 4 and gt_masks.dim() == 4 and \
-            gt_masks.shape[:2] == mask_logits.shape[:2] and \
-            weights.shape == mask_logits.shape[:2], (
-                'expected mask_logits (N, R, h, w), gt_masks (N, R, H, W), weights (N, R); got '
-                f'{tuple(mask_logits.shape)}, {tuple(gt_masks.shape)}, {tuple(weights.shape)}')
-        logits = mask_logits.flatten(0, 1).unsqueeze(1).float()
-        targets = gt_masks.flatten(0, 1).unsqueeze(1).to(logits.dtype)
-        row_weights = weights.flatten().to(logits.dtype)
-        num_valid = row_weights.sum().clamp(min=1)
-        if self.num_points is None:
-            logits = F.interpolate(logits, size=targets.shape[-2:], mode='bilinear',
-                                   align_corners=False)
-            point_logits, point_targets = logits.flatten(1), targets.flatten(1)
-        else:
-            point_logits, point_targets = self._sample_points(logits, targets)
-        num_points = point_logits.shape[1]
-        loss_mask = self.loss_mask(
-            point_logits, point_targets, weight=row_weights[:, None].expand(-1, num_points),
-            avg_factor=num_valid * num_points)
-        loss_dice = self.loss_dice(
-            point_logits, point_targets, weight=row_weights, avg_factor=num_valid)
-        return dict(loss_mask=loss_mask, loss_dice=loss_dice)
-
-    def _sample_points(self, logits: Tensor, targets: Tensor) -> Tuple[Tensor, Tensor]:
-        """Mask2Former point sampling: (M, 1, h, w), (M, 1, H, W) -> (M, P) each."""
-        with torch.no_grad():
-            coords = get_uncertain_point_coords_with_randomness(
-                logits, None, self.num_points, self.oversample_ratio,
-                self.importance_sample_ratio)
-            point_targets = point_sample(targets, coords).squeeze(1)
-        point_logits = point_sample(logits, coords).squeeze(1)
-        return point_logits, point_targets
+        return self.mask_loss(mask_logits, gt_masks, weights)
 
     # ------------------------------------------------------------- inference
     def decode_video(self, feats: SAM2Features, key_frame_inds: Sequence[int],
