@@ -38,15 +38,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 def setup_runtime(num_threads: int = None) -> None:
     """Runtime fixes every entry point needs.
 
-    * Lets ``torch.load`` read MMEngine's own training checkpoints under
-      torch >= 2.6 (see :func:`mmreviosa.engine.allow_mmengine_checkpoints`),
-      so that ``--resume`` works without any environment variable.
     * Sets the number of torch threads from ``MMREVIOSA_NUM_THREADS`` or
       ``num_threads`` when given: on small CPU machines several processes with
       default thread counts oversubscribe the cores and run many times slower.
     """
-    from mmreviosa.engine.checkpoint import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
     num_threads = num_threads or os.environ.get('MMREVIOSA_NUM_THREADS')
     if num_threads:
         import torch

@@ -17,10 +17,9 @@ import torch
 from mmcv.transforms import BaseTransform
 from xtuner.utils import PROMPT_TEMPLATE
 
-from mmreviosa.models.mllm.tokenizer import (ACTOR_TOKEN, IMG_CONTEXT_TOKEN,
-                                             IMG_END_TOKEN, IMG_START_TOKEN,
-                                             SEG_TOKEN, TARGET_TOKEN,
-                                             build_tokenizer_from_cfg,
+from mmreviosa.models.mllm.tokenizer import (ACTOR_TOKEN, IGNORE_INDEX, IMG_CONTEXT_TOKEN,
+                                             IMG_END_TOKEN, IMG_START_TOKEN, SEG_TOKEN,
+                                             TARGET_TOKEN, build_tokenizer_from_cfg,
                                              get_special_token_ids)
 from mmreviosa.registry import TRANSFORMS
 
@@ -40,7 +39,6 @@ QUESTION_TEMPLATES = {
 ANSWER_ACTOR_TARGET = f'Sure, it is {ACTOR_TOKEN} and {TARGET_TOKEN}.'
 ANSWER_ACTOR = f'Sure, it is {ACTOR_TOKEN}.'
 ANSWER_SINGLE = f'Sure, it is {SEG_TOKEN}.'
-IGNORE_INDEX = -100
 # InternVL-2.5 (Qwen2.5 LLM) speaks ChatML, which is xtuner's `qwen_chat` template.
 CHAT_TEMPLATE = PROMPT_TEMPLATE.qwen_chat
 

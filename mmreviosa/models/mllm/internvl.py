@@ -21,13 +21,11 @@ from mmengine.model import BaseModule
 from mmreviosa.models.mllm.internvl_config import config_from_dict, internvl2_5_config  # noqa: F401
 from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
-from mmreviosa.models.mllm.tokenizer import (IMAGE_TOKENS, IMG_CONTEXT_TOKEN, ROLE_TOKENS,
-                                             build_tokenizer_from_cfg)
+from mmreviosa.models.mllm.tokenizer import (IGNORE_INDEX, IMAGE_TOKENS, IMG_CONTEXT_TOKEN,
+                                             ROLE_TOKENS, build_tokenizer_from_cfg)
 from mmreviosa.models.utils import TrainedStateMixin
 from mmreviosa.registry import MODELS
 
-
-IGNORE_INDEX = -100
 #: Tokens whose ids the model and the data pipeline must agree on (buffer order).
 SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)
 IM_END_TOKEN = '<|im_end|>'

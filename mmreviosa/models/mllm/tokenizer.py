@@ -20,6 +20,9 @@ IMG_END_TOKEN = '</img>'
 IMG_CONTEXT_TOKEN = '<IMG_CONTEXT>'
 IMAGE_TOKENS = (IMG_START_TOKEN, IMG_END_TOKEN, IMG_CONTEXT_TOKEN)
 
+#: Label of the tokens that carry no language-model loss (prompt, padding).
+IGNORE_INDEX = -100
+
 #: Chat tokens of Qwen2.5 / the InternVL-2.5 template.
 CHAT_TOKENS = ('<|im_start|>', '<|im_end|>', '<|endoftext|>')
 

@@ -146,8 +146,11 @@ class ReVIOSa(BaseModel):
 
     def _role_prompts(self, hidden: torch.Tensor, input_ids: torch.Tensor):
         positions, found = find_role_positions(input_ids, self.role_ids)
-        prompts = self.projector(gather_positions(hidden, positions))  # (B, R, C)
-        return prompts, positions, found
+        return self._project_roles(hidden, positions), positions, found
+
+    def _project_roles(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) hidden states at (B, R) role positions -> (B, R, C) SAM2 prompts."""
+        return self.projector(gather_positions(hidden, positions))
 
     @staticmethod
     def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
@@ -216,7 +219,7 @@ class ReVIOSa(BaseModel):
         positions, found = find_role_positions(input_ids, self.role_ids)
         weights = self._role_weights(data_samples, found)
         out, role_attention = self._run_mllm(inputs, capture_positions=positions)
-        prompts = self.projector(gather_positions(out.hidden_states, positions))  # (B, R, C)
+        prompts = self._project_roles(out.hidden_states, positions)  # (B, R, C)
 
         feats = self.sam2_head.extract_features(inputs['sam_pixels'])
         frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])
