@@ -20,7 +20,7 @@ from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_t
                                                  load_sam2_checkpoint)
 from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
-from mmreviosa.models.utils import TrainedStateMixin
+from mmreviosa.models.utils import TrainedStateMixin, nearest_key_frames
 from mmreviosa.registry import MODELS
 
 __all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD']
@@ -92,6 +92,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         multimask_output: must stay False (see above).
         use_memory: default of :meth:`predict_video`: SAM2 memory propagation (True)
             or per-frame decoding with the nearest key frame's prompt (False).
+        point_prompts: train SAM's foreground point embedding, for prompts that add
+            :meth:`embed_points` of a location to the role token's prompt.
         save_trained_only: checkpoints hold only the trained parameters (see
             :class:`TrainedStateMixin`). Default: True with ``checkpoint`` (the
             frozen encoder is re-read from it), False for random weights.
@@ -114,6 +116,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
                  importance_sample_ratio: float = 0.75,
                  multimask_output: bool = False,
                  use_memory: bool = True,
+                 point_prompts: bool = False,
                  save_trained_only: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -137,6 +140,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         self.freeze_image_encoder = freeze_image_encoder
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory
+        self.point_prompts = point_prompts
         self.mask_loss = WeightedMaskLoss(loss_mask, loss_dice, num_points, oversample_ratio,
                                           importance_sample_ratio)
         self._freeze()
@@ -163,8 +167,11 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         prompt_encoder = sam2.sam_prompt_encoder
         # Never reached by any loss: clicks, boxes and mask prompts are not used, and
         # the IoU / occlusion outputs only feed argmax / hard thresholds.
-        frozen = [prompt_encoder.point_embeddings, prompt_encoder.mask_downscaling,
-                  decoder.iou_prediction_head]
+        point_embeddings = list(prompt_encoder.point_embeddings)
+        if self.point_prompts:  # label 1 (foreground point) is the one used
+            point_embeddings.pop(1)
+        frozen = point_embeddings + [prompt_encoder.mask_downscaling,
+                                     decoder.iou_prediction_head]
         if getattr(decoder, 'pred_obj_scores', False):
             frozen.append(decoder.pred_obj_score_head)
         if hasattr(sam2, 'mask_downsample'):
@@ -227,6 +234,27 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             decoder = self.sam2.sam_mask_decoder
             high_res = [decoder.conv_s0(levels[-3]), decoder.conv_s1(levels[-2])]
         return SAM2Features(image_embeddings, image_pos, high_res)
+
+    def embed_points(self, points: Tensor) -> Tensor:
+        """SAM's sparse embedding of foreground points, to add to prompts.
+
+        Args:
+            points: (..., 2) locations (x, y) as fractions of the frame's width and
+                height, in [0, 1].
+
+        Returns:
+            (..., prompt_dim): SAM's random-Fourier positional encoding of each point
+            plus its foreground-point embedding, as ``PromptEncoder`` embeds a click.
+        """
+        if not self.point_prompts:
+            raise RuntimeError('embed_points needs SAM2Head(point_prompts=True): the point '
+                               'embedding is frozen otherwise')
+        prompt_encoder = self.sam2.sam_prompt_encoder
+        flat = points.reshape(1, -1, 2).float()
+        size = self.image_size
+        encoded = prompt_encoder.pe_layer.forward_with_coords(flat * size, (size, size))
+        encoded = encoded + prompt_encoder.point_embeddings[1].weight
+        return encoded.view(*points.shape[:-1], -1)
 
     # --------------------------------------------------------------- decoding
     def _conditioning_features(self, feats: SAM2Features) -> Tensor:
@@ -359,12 +387,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         """
         num_frames = sam_pixels.shape[0]
         self._check_key_frames(num_frames, key_frame_inds, prompts)
-        keys = torch.as_tensor(list(key_frame_inds), dtype=torch.float)
-        frame_inds = torch.arange(num_frames, dtype=torch.float)
-        # argmin returns the first minimum: sort keys so ties go to the earlier key
-        order = torch.argsort(keys)
-        distance = (frame_inds[:, None] - keys[order][None]).abs()
-        nearest_key = order[distance.argmin(dim=1)]
+        nearest_key = nearest_key_frames(num_frames, key_frame_inds)
         with torch.no_grad():
             feats = self.extract_features(sam_pixels)
             mask_logits = self.decode(feats, prompts[nearest_key.to(prompts.device)])

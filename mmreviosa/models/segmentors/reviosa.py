@@ -10,10 +10,13 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
+from mmreviosa.models.utils import nearest_key_frames
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
-from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions,
-                         role_token_ids_of, visual_token_positions)
+
+from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions, mask_centroids,
+                         role_token_ids_of, soft_argmax_points, visual_attention_maps,
+                         visual_token_positions)
 
 
 @dataclass
@@ -59,8 +62,23 @@ class ReVIOSa(BaseModel):
         loss_aml (dict | nn.Module, optional): the Attention Mask Loss; None
             disables it.
         aml_layers (list[int]): LLM layers whose role-token attention is
-            supervised (the paper: 21-23 of the 1B model's 24 layers).
+            supervised (the paper: 21-23 of the 1B model's 24 layers); with
+            ``point_prompts`` also the layers the points are read from, with or
+            without ``loss_aml``.
         aml_heads (list[int], optional): heads to supervise; None = all.
+        point_prompts (bool): add to each role's prompt, on every key frame, SAM's
+            point embedding (``SAM2Head.embed_points``; the head needs
+            ``point_prompts=True``) at the soft-argmax of the role token's attention
+            over that frame's visual tokens, in the ``aml_layers`` / ``aml_heads``
+            the AML supervises. Frames that are not key frames take the nearest key
+            frame's point. A randomly initialised SAM2 decoder learns to follow a
+            location long before it learns to match a semantic prompt with the image
+            (``benchmarks/bench_prompt_learnability.py``); on in
+            ``reviosa_tiny_intershapes_points.py``, off by default.
+        point_aux_weight (float): with ``point_prompts``, also decode every frame
+            from the GT mask centroid (the role prompt plus that point) and add its
+            mask losses times this weight, so that SAM2 learns to follow points
+            while the attention is still finding the object. 0 disables.
         lm_loss_weight (float): weight of the language-model loss.
         test_cfg (dict): ``max_new_tokens`` (int), ``use_memory`` (bool: SAM2
             video memory at inference), ``force_answer`` (str | None: skip
@@ -81,6 +99,8 @@ class ReVIOSa(BaseModel):
                  loss_aml: Union[dict, nn.Module, None] = None,
                  aml_layers: Optional[List[int]] = None,
                  aml_heads: Optional[List[int]] = None,
+                 point_prompts: bool = False,
+                 point_aux_weight: float = 0.0,
                  lm_loss_weight: float = 1.0,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -111,6 +131,14 @@ class ReVIOSa(BaseModel):
             raise ValueError('loss_aml is set but aml_layers is empty')
         self.aml_layers = list(aml_layers or [])
         self.aml_heads = aml_heads
+        if point_prompts and not self.aml_layers:
+            raise ValueError('point_prompts reads role-token attention: set aml_layers')
+        if point_prompts and not getattr(self.sam2_head, 'point_prompts', False):
+            raise ValueError('point_prompts needs a SAM2 head built with point_prompts=True')
+        if point_aux_weight and not point_prompts:
+            raise ValueError('point_aux_weight is only used with point_prompts=True')
+        self.point_prompts = point_prompts
+        self.point_aux_weight = point_aux_weight
         self.lm_loss_weight = lm_loss_weight
         self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None,
                              single_mask_as='actor')
@@ -132,11 +160,15 @@ class ReVIOSa(BaseModel):
                 self.mllm.check_token_ids(ids)
         self._token_ids_checked = True
 
+    @property
+    def _captures_attention(self) -> bool:
+        return self.loss_aml is not None or self.point_prompts
+
     def _run_mllm(self, inputs: dict, capture_positions: Optional[torch.Tensor] = None):
-        """MLLM forward, capturing role-token attention rows when the AML is on."""
+        """MLLM forward, capturing role-token attention rows for the AML / point prompts."""
         kwargs = dict(input_ids=inputs['input_ids'], attention_mask=inputs['attention_mask'],
                       pixel_values=inputs['mllm_pixels'], labels=inputs.get('labels'))
-        if self.loss_aml is None or capture_positions is None:
+        if not self._captures_attention or capture_positions is None:
             return self.mllm(**kwargs), None
         from mmreviosa.models.mllm.role_attention import RoleAttentionCapture
         with RoleAttentionCapture(layers=self.aml_layers, heads=self.aml_heads,
@@ -144,13 +176,37 @@ class ReVIOSa(BaseModel):
             out = self.mllm(**kwargs)
         return out, capture.attention
 
-    def _role_prompts(self, hidden: torch.Tensor, input_ids: torch.Tensor):
-        positions, found = find_role_positions(input_ids, self.role_ids)
-        return self._project_roles(hidden, positions), positions, found
-
     def _project_roles(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """(B, L, D) hidden states at (B, R) role positions -> (B, R, C) SAM2 prompts."""
         return self.projector(gather_positions(hidden, positions))
+
+    def _attention_points(self, role_attention: torch.Tensor, input_ids: torch.Tensor,
+                          num_key_frames: int) -> torch.Tensor:
+        """(B, R, K, 2) soft-argmax (x, y) of each role token's attention on each key frame."""
+        tokens_per_frame = self.mllm.num_image_tokens
+        grid = int(round(tokens_per_frame ** 0.5))
+        visual_pos = visual_token_positions(input_ids, self.mllm.image_token_id,
+                                            [num_key_frames * tokens_per_frame] * len(input_ids))
+        maps = visual_attention_maps(role_attention, visual_pos, (num_key_frames, grid, grid))
+        return soft_argmax_points(maps)
+
+    def _frames_points(self, points: torch.Tensor, data_samples: List[InterRVOSDataSample],
+                       num_frames: List[int]) -> torch.Tensor:
+        """(B, R, K, 2) key-frame points -> (sum T_b, R, 2), nearest key frame per frame."""
+        per_sample = []
+        for b, sample in enumerate(data_samples):
+            nearest = nearest_key_frames(num_frames[b], sample.key_frame_inds)
+            per_sample.append(points[b][:, nearest.to(points.device)].transpose(0, 1))
+        return torch.cat(per_sample, dim=0)
+
+    def _add_attention_points(self, frame_prompts: torch.Tensor, role_attention: torch.Tensor,
+                              inputs: dict, data_samples: List[InterRVOSDataSample]
+                              ) -> torch.Tensor:
+        """(sum T_b, R, C) prompts plus the point embedding of each frame's attention point."""
+        points = self._attention_points(role_attention, inputs['input_ids'],
+                                        inputs['num_key_frames'][0])
+        frame_points = self._frames_points(points, data_samples, inputs['num_frames'])
+        return frame_prompts + self.sam2_head.embed_points(frame_points)
 
     @staticmethod
     def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
@@ -195,14 +251,25 @@ class ReVIOSa(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return self._forward(inputs)
+            return self._forward(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}": only "loss", "predict" and "tensor" exist')
 
-    def _forward(self, inputs: dict) -> ReVIOSaTensorOutput:
-        out, _ = self._run_mllm(inputs)
-        prompts, _, found = self._role_prompts(out.hidden_states, inputs['input_ids'])
+    def _forward(self, inputs: dict,
+                 data_samples: Optional[List[InterRVOSDataSample]] = None
+                 ) -> ReVIOSaTensorOutput:
+        positions, found = find_role_positions(inputs['input_ids'], self.role_ids)
+        out, role_attention = self._run_mllm(
+            inputs, capture_positions=positions if self.point_prompts else None)
+        prompts = self._project_roles(out.hidden_states, positions)
         feats = self.sam2_head.extract_features(inputs['sam_pixels'])
-        logits = self.sam2_head.decode(feats, self._frames_prompts(prompts, inputs['num_frames']))
+        frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])
+        if self.point_prompts:
+            if data_samples is None:
+                raise ValueError('mode="tensor" with point_prompts needs data_samples '
+                                 '(their key_frame_inds place the points)')
+            frame_prompts = self._add_attention_points(frame_prompts, role_attention, inputs,
+                                                       data_samples)
+        logits = self.sam2_head.decode(feats, frame_prompts)
         return ReVIOSaTensorOutput(logits, prompts, found, out.loss)
 
     def loss(self, inputs: dict,
@@ -222,24 +289,40 @@ class ReVIOSa(BaseModel):
         prompts = self._project_roles(out.hidden_states, positions)  # (B, R, C)
 
         feats = self.sam2_head.extract_features(inputs['sam_pixels'])
-        frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])
+        frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])  # (N, R, C)
+        role_prompts = frame_prompts
+        if self.point_prompts:
+            frame_prompts = self._add_attention_points(frame_prompts, role_attention, inputs,
+                                                       data_samples)
         logits = self.sam2_head.decode(feats, frame_prompts)  # (N, R, h, w)
         gt = self._gt_role_masks(data_samples, inputs['sam_pixels'].shape[-1])
         frame_weights = self._frames_prompts(weights, inputs['num_frames'])  # (N, R)
 
         losses = {}
         names = ('seg', ) if self.role_mode == 'single' else ('actor', 'target')
-        for r, name in enumerate(names):
-            role_losses = self.sam2_head.loss(logits[:, r:r + 1], gt[:, r:r + 1],
-                                              frame_weights[:, r:r + 1])
-            for key, value in role_losses.items():
-                losses[key.replace('loss_', f'loss_{name}_', 1)] = value
+        self._add_mask_losses(losses, logits, gt, frame_weights, names, '')
+        if self.point_aux_weight:
+            gt_points, visible = mask_centroids(gt > 0.5)
+            aux_logits = self.sam2_head.decode(
+                feats, role_prompts + self.sam2_head.embed_points(gt_points))
+            aux = {}
+            self._add_mask_losses(aux, aux_logits, gt, frame_weights * visible, names, 'gtpoint_')
+            losses.update({k: v * self.point_aux_weight for k, v in aux.items()})
         if out.loss is not None:
             losses['loss_lm'] = out.loss * self.lm_loss_weight
         if self.loss_aml is not None:
             losses['loss_aml'] = self._aml_loss(role_attention, input_ids, inputs, gt,
                                                 weights, data_samples)
         return losses
+
+    def _add_mask_losses(self, losses: dict, logits: torch.Tensor, gt: torch.Tensor,
+                         weights: torch.Tensor, names: tuple, prefix: str) -> None:
+        """``loss_{prefix}{role}_mask`` / ``_dice`` of each role into ``losses``."""
+        for r, name in enumerate(names):
+            role_losses = self.sam2_head.loss(logits[:, r:r + 1], gt[:, r:r + 1],
+                                              weights[:, r:r + 1])
+            for key, value in role_losses.items():
+                losses[key.replace('loss_', f'loss_{prefix}{name}_', 1)] = value
 
     def _aml_loss(self, role_attention: torch.Tensor, input_ids: torch.Tensor, inputs: dict,
                   gt: torch.Tensor, weights: torch.Tensor,
@@ -278,9 +361,12 @@ class ReVIOSa(BaseModel):
             prompt = inputs['input_ids'][b][inputs['attention_mask'][b].bool()]
             sequence = torch.cat([prompt, answers[b]])[None]
             pixels = inputs['mllm_pixels'][key_offsets[b]:key_offsets[b + 1]]
-            out = self.mllm(input_ids=sequence, attention_mask=torch.ones_like(sequence),
-                            pixel_values=pixels)
-            prompts, positions, found = self._role_prompts(out.hidden_states, sequence)
+            positions, found = find_role_positions(sequence, self.role_ids)
+            out, role_attention = self._run_mllm(
+                dict(input_ids=sequence, attention_mask=torch.ones_like(sequence),
+                     mllm_pixels=pixels),
+                capture_positions=positions if self.point_prompts else None)
+            prompts = self._project_roles(out.hidden_states, positions)
             # Only role tokens the model generated count (not ones in the prompt).
             found = found & (positions >= prompt.numel())
             sample.pred_text = tokenizer.decode(answers[b], skip_special_tokens=False)
@@ -294,7 +380,12 @@ class ReVIOSa(BaseModel):
                 sample.pred_target_masks = None
                 continue
             roles = [r for r in range(self.num_roles) if found[0, r]]
-            key_prompts = prompts[0, roles][None].expand(len(sample.key_frame_inds), -1, -1)
+            num_key = len(sample.key_frame_inds)
+            key_prompts = prompts[0, roles][None].expand(num_key, -1, -1)  # (K, R', C)
+            if self.point_prompts:
+                points = self._attention_points(role_attention, sequence, num_key)
+                key_prompts = key_prompts + self.sam2_head.embed_points(
+                    points[0, roles].transpose(0, 1))
             masks = self.sam2_head.predict_video(
                 inputs['sam_pixels'][frame_offsets[b]:frame_offsets[b + 1]],
                 list(sample.key_frame_inds), key_prompts, ori_shape,

@@ -70,3 +70,47 @@ def role_token_ids_of(tokenizer_ids: Dict[str, int], mode: str) -> List[int]:
     if mode not in MODE_ROLE_TOKENS:
         raise ValueError(f'role mode must be one of {list(MODE_ROLE_TOKENS)}, got {mode!r}')
     return [tokenizer_ids[t] for t in MODE_ROLE_TOKENS[mode]]
+
+
+def visual_attention_maps(role_attention: torch.Tensor, visual_positions: torch.Tensor,
+                          grid: Sequence[int]) -> torch.Tensor:
+    """Role-token attention over each frame's visual tokens, as per-frame distributions.
+
+    Args:
+        role_attention (Tensor): (B, n_layers, n_heads, R, L) attention rows.
+        visual_positions (Tensor): (B, K * P_h * P_w) positions of the image tokens.
+        grid (Sequence[int]): (K, P_h, P_w).
+
+    Returns:
+        Tensor: (B, R, K, P_h, P_w) float32, the layer/head mean renormalised to sum
+        to 1 over each frame's patches (what the Attention Mask Loss compares with the
+        mask's area distribution in ``frame_sum`` mode).
+    """
+    num_frames, grid_h, grid_w = (int(g) for g in grid)
+    batch, _, _, num_roles, _ = role_attention.shape
+    mean = role_attention.float().mean(dim=(1, 2))  # (B, R, L)
+    index = visual_positions.long()[:, None, :].expand(-1, num_roles, -1)
+    maps = mean.gather(2, index).view(batch, num_roles, num_frames, grid_h, grid_w)
+    return maps / maps.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
+
+
+def soft_argmax_points(maps: torch.Tensor) -> torch.Tensor:
+    """Expected (x, y) location, in [0, 1] frame fractions, of (..., P_h, P_w)
+    distributions over patches (patch centres at ((j + 0.5) / P_w, (i + 0.5) / P_h))."""
+    grid_h, grid_w = maps.shape[-2:]
+    ys = (torch.arange(grid_h, device=maps.device, dtype=maps.dtype) + 0.5) / grid_h
+    xs = (torch.arange(grid_w, device=maps.device, dtype=maps.dtype) + 0.5) / grid_w
+    x = (maps.sum(dim=-2) * xs).sum(dim=-1)
+    y = (maps.sum(dim=-1) * ys).sum(dim=-1)
+    return torch.stack([x, y], dim=-1)
+
+
+def mask_centroids(masks: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Centroids of (..., H, W) masks in [0, 1] frame fractions (pixel centres at
+    (j + 0.5) / W) -> ((..., 2) points (x, y), (...) bool non-empty).  Empty masks
+    get the frame centre."""
+    masks = masks.float()
+    area = masks.sum(dim=(-2, -1))
+    points = soft_argmax_points(masks / area.clamp(min=1e-12)[..., None, None])
+    has = area > 0
+    return torch.where(has[..., None], points, torch.full_like(points, 0.5)), has

@@ -251,3 +251,26 @@ def test_real_config_shrunk_by_overrides_runs_end_to_end():
     head.eval()
     masks = head.predict_video(torch.randn(3, 3, 128, 128), [1], torch.randn(1, 2, 256), (31, 45))
     assert masks.shape == (2, 3, 31, 45) and masks.dtype == torch.bool
+
+
+def test_embed_points_is_prompt_encoders_click_embedding():
+    head = tiny_head(point_prompts=True)
+    encoder = head.sam2.sam_prompt_encoder
+    points = torch.tensor([[0.25, 0.5], [0.9, 0.1], [0.0, 1.0]])
+    size = head.image_size
+    # PromptEncoder embeds a click at pixel p as PE(p + 0.5) + point_embeddings[label]
+    clicks = points[None] * size - 0.5
+    with torch.no_grad():
+        expected = encoder._embed_points(clicks, torch.ones(1, 3, dtype=torch.long), pad=False)
+    assert torch.allclose(head.embed_points(points), expected[0], atol=1e-5)
+    assert head.embed_points(points.view(3, 1, 2)).shape == (3, 1, head.prompt_dim)
+
+
+def test_point_prompts_train_only_the_foreground_point_embedding():
+    head = tiny_head(point_prompts=True)
+    embeddings = head.sam2.sam_prompt_encoder.point_embeddings
+    assert [e.weight.requires_grad for e in embeddings] == [False, True, False, False]
+    head.embed_points(torch.rand(2, 2)).sum().backward()
+    assert embeddings[1].weight.grad is not None
+    with pytest.raises(RuntimeError, match='point_prompts=True'):
+        tiny_head().embed_points(torch.rand(2, 2))

@@ -29,6 +29,12 @@ def cfg():
     return Config.fromfile(CONFIG)
 
 
+@pytest.fixture(scope='module')
+def points_cfg(cfg):
+    """The tiny model with attention point prompts (and the GT-point decode)."""
+    return Config.fromfile(CONFIG.replace('.py', '_points.py'))
+
+
 def _batch(cfg, root, train=True, which=('with_target', 'without')):
     pipeline = cfg.train_pipeline if train else cfg.test_pipeline
     dataset = DATASETS.build(dict(type='InterRVOSDataset', data_root=root, pipeline=pipeline,
@@ -146,3 +152,104 @@ def test_save_then_load_gives_identical_predictions(cfg, split_root, tmp_path, t
     for a, b in zip(expected, got):
         assert torch.equal(a.pred_actor_masks, b.pred_actor_masks)
         assert torch.equal(a.pred_target_masks, b.pred_target_masks)
+
+
+def test_gt_point_losses_scale_with_their_weight_only(points_cfg, split_root):
+    """loss_gtpoint_* (the decode from GT centroids) scale with point_aux_weight; nothing else
+    changes."""
+    torch.manual_seed(0)
+    model = MODELS.build(points_cfg.model).eval()
+    data = model.data_preprocessor(_batch(points_cfg, split_root), True)
+    with torch.no_grad():
+        model.point_aux_weight = 1.0
+        once = model(**data, mode='loss')
+        model.point_aux_weight = 2.5
+        scaled = model(**data, mode='loss')
+    for key, value in once.items():
+        factor = 2.5 if 'gtpoint' in key else 1.0
+        assert torch.allclose(scaled[key], value * factor, rtol=1e-5, atol=1e-7), key
+    assert once['loss_gtpoint_actor_mask'] > 0
+
+
+def test_attention_points_are_where_the_role_token_looks(points_cfg, split_root):
+    model = MODELS.build(points_cfg.model)
+    data = model.data_preprocessor(_batch(points_cfg, split_root), True)
+    input_ids = data['inputs']['input_ids']
+    batch, length = input_ids.shape
+    image = input_ids == model.mllm.image_token_id
+    num_key = int(image[0].sum()) // model.mllm.num_image_tokens  # 4 frames of 4 x 4 patches
+    attention = torch.zeros(batch, 1, 1, 2, length)
+    attention[..., 0] = 1.0  # most mass on a text token: only the visual share counts
+    for b in range(batch):
+        visual = image[b].nonzero().flatten().view(num_key, 4, 4)
+        for k in range(num_key):
+            attention[b, 0, 0, 0, visual[k, k % 4, 1]] = 0.1    # actor: row k % 4, column 1
+            attention[b, 0, 0, 1, visual[k, 3, 3]] = 0.05       # target: bottom-right
+            attention[b, 0, 0, 1, visual[k, 0, 0]] = 0.05       # ... and top-left
+    points = model._attention_points(attention, input_ids, num_key)
+    assert points.shape == (batch, 2, num_key, 2)
+    for k in range(num_key):
+        assert torch.allclose(points[:, 0, k], torch.tensor([1.5 / 4, (k % 4 + 0.5) / 4]))
+    assert torch.allclose(points[:, 1], torch.full_like(points[:, 1], 0.5))
+
+
+def test_frames_take_the_nearest_key_frames_point(points_cfg):
+    model = MODELS.build(points_cfg.model)
+
+    class Sample:
+        key_frame_inds = [1, 4]
+
+    points = torch.tensor([[[[0.1, 0.1], [0.9, 0.9]]]])  # (B=1, R=1, K=2, 2)
+    frames = model._frames_points(points, [Sample()], [6])
+    assert frames[:, 0, 0].tolist() == pytest.approx([0.1, 0.1, 0.1, 0.9, 0.9, 0.9])
+
+
+def test_point_prompt_options_are_checked(points_cfg):
+    model_cfg = copy.deepcopy(points_cfg.model)
+    model_cfg.sam2_head.point_prompts = False
+    with pytest.raises(ValueError, match='point_prompts=True'):
+        MODELS.build(model_cfg)
+    model_cfg = copy.deepcopy(points_cfg.model)
+    model_cfg.update(loss_aml=None, aml_layers=None)
+    with pytest.raises(ValueError, match='aml_layers'):
+        MODELS.build(model_cfg)
+    model_cfg = copy.deepcopy(points_cfg.model)
+    model_cfg.update(point_prompts=False)
+    with pytest.raises(ValueError, match='point_aux_weight'):
+        MODELS.build(model_cfg)
+
+
+def test_predict_prompts_each_key_frame_at_its_own_attention_point(points_cfg, split_root):
+    torch.manual_seed(0)
+    model = MODELS.build(points_cfg.model).eval()
+    batch = model.data_preprocessor(_batch(points_cfg, split_root, train=False), False)
+    seen = []
+    original = model.sam2_head.predict_video
+
+    def spy(sam_pixels, key_frame_inds, prompts, *args, **kwargs):
+        seen.append(prompts)
+        return original(sam_pixels, key_frame_inds, prompts, *args, **kwargs)
+
+    model.sam2_head.predict_video = spy
+    model.test_cfg['force_answer'] = 'Sure, it is [SEG_ACT].<|im_end|>'
+    model.predict(batch['inputs'], batch['data_samples'])
+    assert seen
+    for prompts in seen:
+        # one prompt per key frame: the role's semantic prompt plus a point that differs
+        # from frame to frame with the attention
+        assert prompts.shape[0] == len(batch['data_samples'][0].key_frame_inds)
+        assert not torch.allclose(prompts[0], prompts[1])
+
+
+def test_point_prompts_without_the_aml_read_unsupervised_attention(points_cfg, split_root):
+    model_cfg = copy.deepcopy(points_cfg.model)
+    model_cfg.update(loss_aml=None)  # aml_layers stay: the points are read there
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    data = model.data_preprocessor(_batch(points_cfg, split_root), True)
+    losses = model(**data, mode='loss')
+    assert 'loss_aml' not in losses and 'loss_gtpoint_actor_mask' in losses
+    losses['loss_actor_mask'].backward()
+    # the main decode (not only the GT-point one) is prompted with a point
+    point_embedding = model.sam2_head.sam2.sam_prompt_encoder.point_embeddings[1].weight
+    assert point_embedding.grad is not None and point_embedding.grad.abs().sum() > 0
