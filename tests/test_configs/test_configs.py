@@ -1,7 +1,6 @@
 """Every config loads, keeps at most one level of _base_, and the real-scale ones have the
 published architecture sizes (built on the meta device, no weights read)."""
 import glob
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,16 +8,14 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmreviosa.testing import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 
 
 def _load_tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/analysis_tools/{name}.py')
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))

@@ -1,5 +1,4 @@
 """Tests of tools/analysis_tools/baselines.py on hand-built and generated splits."""
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -9,18 +8,13 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from mmreviosa.testing import REPO_ROOT, load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'baselines.py')
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('baselines_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-baselines = _load_tool()
+baselines = load_tool(osp.relpath(TOOL, REPO_ROOT))
 
 
 def _rle(mask):

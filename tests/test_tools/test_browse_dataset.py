@@ -1,5 +1,4 @@
 """tools/analysis_tools/browse_dataset.py on the tiny fixtures."""
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -14,16 +13,9 @@ CONFIG = osp.join(DATA_DIR, 'configs', 'browse_interrvos.py')
 sys.path.insert(0, DATA_DIR)
 from interrvos_fixtures import write_split  # noqa: E402
 
+from mmreviosa.testing import load_tool  # noqa: E402
 
-def _load_tool():
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'browse_dataset.py')
-    spec = importlib.util.spec_from_file_location('browse_dataset', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-browse = _load_tool()
+browse = load_tool('tools/analysis_tools/browse_dataset.py')
 
 
 def _gif_frames(path):

@@ -1,6 +1,5 @@
 """Merging LoRA and exporting keeps predictions, and the export loads with weights_only=True."""
 import copy
-import importlib.util
 import os.path as osp
 
 import torch
@@ -10,17 +9,14 @@ from mmengine.runner import save_checkpoint
 
 from mmreviosa.apis import inference_video
 from mmreviosa.registry import MODELS
+from mmreviosa.testing import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
 
 
 def _export_tool():
-    path = osp.join(ROOT, 'tools', 'model_converters', 'export_reviosa.py')
-    spec = importlib.util.spec_from_file_location('export_reviosa', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/model_converters/export_reviosa.py')
 
 
 def test_merged_export_predicts_like_the_lora_model(tmp_path):

@@ -1,6 +1,5 @@
 """Tests of tools/model_converters/internvl2_5_to_hf.py on a tiny checkpoint."""
 import copy
-import importlib.util
 import json
 import os.path as osp
 
@@ -8,6 +7,7 @@ import pytest
 import torch
 
 from mmreviosa.models.mllm.tokenizer import build_role_tokenizer, build_tiny_tokenizer
+from mmreviosa.testing import REPO_ROOT, load_tool
 
 torch.set_num_threads(1)
 
@@ -17,10 +17,7 @@ TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'model_converters',
 
 @pytest.fixture(scope='module')
 def converter():
-    spec = importlib.util.spec_from_file_location('internvl2_5_to_hf', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(osp.relpath(TOOL, REPO_ROOT))
 
 
 @pytest.fixture(scope='module')

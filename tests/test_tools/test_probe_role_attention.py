@@ -1,5 +1,4 @@
 """tools/analysis_tools/probe_role_attention.py on a generated split and a random tiny model."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,17 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'probe_role_attention.py')
 CONFIG = osp.join(REPO, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('probe_role_attention_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -30,7 +23,7 @@ def split_root(tmp_path_factory):
 
 
 def test_probe_counts_visible_frames_and_chance_from_the_masks(split_root, tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/probe_role_attention.py')
     torch.manual_seed(0)
     out = str(tmp_path / 'probe.json')
     tool.main([CONFIG, 'none', '--data-root', split_root, '--num-items', '5',

@@ -253,8 +253,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         flat = points.reshape(1, -1, 2).float()
         size = self.image_size
         encoded = prompt_encoder.pe_layer.forward_with_coords(flat * size, (size, size))
-        encoded = encoded + prompt_encoder.point_embeddings[1].weight
-        return encoded.view(*points.shape[:-1], -1)
+        label = prompt_encoder.point_embeddings[1].weight
+        return (encoded + label).to(label.dtype).view(*points.shape[:-1], -1)
 
     # --------------------------------------------------------------- decoding
     def _conditioning_features(self, feats: SAM2Features) -> Tensor:

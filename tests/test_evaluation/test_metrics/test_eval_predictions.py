@@ -11,11 +11,9 @@ frames of 6x8) with one more expression, ``e3``, that has no prediction:
 So: actor 100, target 50, rvos (1 + 0) / 2 = 50, interaction_acc 2/4 = 50,
 role swap 50 (e0: 0, e1: 1).
 """
-import importlib.util
 import json
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
@@ -24,15 +22,10 @@ from interrvos_samples import EMPTY, FRAMES, A, B, C, sample
 
 from mmreviosa.evaluation.functional.mask_rle import encode_masks
 from mmreviosa.evaluation.metrics.interrvos_metric import InterRVOSMetric
+from mmreviosa.testing import load_tool
 
-TOOL = osp.join(
-    osp.dirname(__file__), '..', '..', '..', 'tools', 'analysis_tools',
-    'eval_predictions.py')
-spec = importlib.util.spec_from_file_location('eval_predictions', TOOL)
-eval_predictions = importlib.util.module_from_spec(spec)
 # registered so that worker processes can unpickle its functions
-sys.modules['eval_predictions'] = eval_predictions
-spec.loader.exec_module(eval_predictions)
+eval_predictions = load_tool('tools/analysis_tools/eval_predictions.py', register=True)
 
 EXPECTED = dict(
     actor_J=100.0,

@@ -3,8 +3,7 @@ import torch
 
 from mmreviosa.models.segmentors.role_utils import (find_role_positions, gather_positions,
                                                     mask_centroids, soft_argmax_points,
-                                                    visual_attention_maps,
-                                                    visual_token_positions)
+                                                    visual_attention_maps, visual_token_positions)
 from mmreviosa.models.utils import nearest_key_frames
 
 

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from vidor_sample_data import FRAME_COUNT, HEIGHT, SAMPLE, WIDTH, box_at
 
 from mmreviosa.datasets.vidor import ConvertOptions, convert, decode_rle
 from mmreviosa.datasets.vidor.vocabulary import ACTION_PREDICATES
-from vidor_sample_data import FRAME_COUNT, HEIGHT, SAMPLE, WIDTH, box_at
+from mmreviosa.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -196,12 +197,7 @@ def test_cli_runs_and_prints_the_table(vidor_root, tmp_path):
 
 def load_cli():
     """The CLI script as a module (to call its ``main`` in-process)."""
-    import importlib.util
-    path = osp.join(REPO, 'tools', 'dataset_converters', 'vidor_to_interrvos.py')
-    spec = importlib.util.spec_from_file_location('vidor_to_interrvos', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/dataset_converters/vidor_to_interrvos.py')
 
 
 def test_cli_refuses_sam2_without_checkpoint(vidor_root, tmp_path, capsys):
@@ -221,12 +217,8 @@ def test_cli_reads_llm_config_yaml(vidor_root, tmp_path, capsys, monkeypatch):
 
 
 def test_output_browses_with_browse_dataset(converted, tmp_path):
-    import importlib.util
     out, _, meta, _ = converted
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'browse_dataset.py')
-    spec = importlib.util.spec_from_file_location('browse_dataset', path)
-    browse = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(browse)
+    browse = load_tool('tools/analysis_tools/browse_dataset.py')
     written = browse.main(['--data-root', out, '--output-dir', str(tmp_path), '--not-show',
                            '--max-items', '1', '--format', 'png'])
     assert len(written) == len(meta['videos']['1001']['frames'])
