@@ -8,7 +8,6 @@ state) with the dense prompt left at SAM's no-mask embedding. At inference the
 prompted key frames become SAM2 conditioning frames and SAM2's memory encoder and
 memory attention carry the masks to the other frames.
 """
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -16,9 +15,10 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
-from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
+from mmreviosa.models.heads.sam2_features import SAM2Features
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
 from mmreviosa.models.utils import TrainedStateMixin, nearest_key_frames
 from mmreviosa.registry import MODELS
@@ -28,31 +28,6 @@ __all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD']
 #: SAM2 normalises RGB frames scaled to [0, 1] with the ImageNet statistics.
 SAM2_PIXEL_MEAN = (0.485, 0.456, 0.406)
 SAM2_PIXEL_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass
-class SAM2Features:
-    """SAM2 image features of N frames, computed once and shared by every role.
-
-    Attributes:
-        image_embeddings: (N, C, h, w) top-level features (stride ``backbone_stride``).
-        image_pos: (N, C, h, w) their sine positional encoding (for memory attention).
-        high_res_features: ``[(N, C/8, 4h, 4w), (N, C/4, 2h, 2w)]`` already projected by
-            the decoder's ``conv_s0`` / ``conv_s1``, or None when the model uses none.
-    """
-    image_embeddings: Tensor
-    image_pos: Tensor
-    high_res_features: Optional[List[Tensor]]
-
-    def __len__(self) -> int:
-        return self.image_embeddings.shape[0]
-
-    def select(self, inds: Union[Tensor, Sequence[int]]) -> 'SAM2Features':
-        """Features of the frames ``inds`` (index tensor or list)."""
-        inds = torch.as_tensor(inds, device=self.image_embeddings.device, dtype=torch.long)
-        high_res = None if self.high_res_features is None else [
-            x[inds] for x in self.high_res_features]
-        return SAM2Features(self.image_embeddings[inds], self.image_pos[inds], high_res)
 
 
 @MODELS.register_module()

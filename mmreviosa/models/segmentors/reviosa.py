@@ -10,12 +10,11 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
-from mmreviosa.models.utils import nearest_key_frames
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 
-from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions, mask_centroids,
-                         role_token_ids_of, soft_argmax_points, visual_attention_maps,
+from .role_utils import (MODE_ROLE_TOKENS, attention_points, find_role_positions,
+                         gather_positions, mask_centroids, points_per_frame, role_token_ids_of,
                          visual_token_positions)
 
 
@@ -180,33 +179,21 @@ class ReVIOSa(BaseModel):
         """(B, L, D) hidden states at (B, R) role positions -> (B, R, C) SAM2 prompts."""
         return self.projector(gather_positions(hidden, positions))
 
-    def _attention_points(self, role_attention: torch.Tensor, input_ids: torch.Tensor,
-                          num_key_frames: int) -> torch.Tensor:
-        """(B, R, K, 2) soft-argmax (x, y) of each role token's attention on each key frame."""
-        tokens_per_frame = self.mllm.num_image_tokens
-        grid = int(round(tokens_per_frame ** 0.5))
-        visual_pos = visual_token_positions(input_ids, self.mllm.image_token_id,
-                                            [num_key_frames * tokens_per_frame] * len(input_ids))
-        maps = visual_attention_maps(role_attention, visual_pos, (num_key_frames, grid, grid))
-        return soft_argmax_points(maps)
-
-    def _frames_points(self, points: torch.Tensor, data_samples: List[InterRVOSDataSample],
-                       num_frames: List[int]) -> torch.Tensor:
-        """(B, R, K, 2) key-frame points -> (sum T_b, R, 2), nearest key frame per frame."""
-        per_sample = []
-        for b, sample in enumerate(data_samples):
-            nearest = nearest_key_frames(num_frames[b], sample.key_frame_inds)
-            per_sample.append(points[b][:, nearest.to(points.device)].transpose(0, 1))
-        return torch.cat(per_sample, dim=0)
-
     def _add_attention_points(self, frame_prompts: torch.Tensor, role_attention: torch.Tensor,
                               inputs: dict, data_samples: List[InterRVOSDataSample]
                               ) -> torch.Tensor:
         """(sum T_b, R, C) prompts plus the point embedding of each frame's attention point."""
         points = self._attention_points(role_attention, inputs['input_ids'],
                                         inputs['num_key_frames'][0])
-        frame_points = self._frames_points(points, data_samples, inputs['num_frames'])
+        frame_points = points_per_frame(points, [s.key_frame_inds for s in data_samples],
+                                        inputs['num_frames'])
         return frame_prompts + self.sam2_head.embed_points(frame_points)
+
+    def _attention_points(self, role_attention: torch.Tensor, input_ids: torch.Tensor,
+                          num_key_frames: int) -> torch.Tensor:
+        """(B, R, K, 2) soft-argmax (x, y) of each role token's attention on each key frame."""
+        return attention_points(role_attention, input_ids, self.mllm.image_token_id,
+                                self.mllm.num_image_tokens, num_key_frames)
 
     @staticmethod
     def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:

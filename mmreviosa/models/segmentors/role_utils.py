@@ -4,6 +4,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 from mmreviosa.models.mllm.tokenizer import ACTOR_TOKEN, SEG_TOKEN, TARGET_TOKEN
+from mmreviosa.models.utils import nearest_key_frames
 
 #: Role tokens per answer mode, in output order (actor first).
 MODE_ROLE_TOKENS = {
@@ -114,3 +115,33 @@ def mask_centroids(masks: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     points = soft_argmax_points(masks / area.clamp(min=1e-12)[..., None, None])
     has = area > 0
     return torch.where(has[..., None], points, torch.full_like(points, 0.5)), has
+
+
+def attention_points(role_attention: torch.Tensor, input_ids: torch.Tensor, image_token_id: int,
+                     tokens_per_frame: int, num_key_frames: int) -> torch.Tensor:
+    """Soft-argmax (x, y) of each role token's attention on each key frame.
+
+    Args:
+        role_attention (Tensor): (B, n_layers, n_heads, R, L) attention rows.
+        input_ids (Tensor): (B, L), with ``num_key_frames * tokens_per_frame`` image tokens
+            per sequence (a square patch grid per frame).
+
+    Returns:
+        Tensor: (B, R, K, 2) points in [0, 1] frame fractions.
+    """
+    grid = int(round(tokens_per_frame ** 0.5))
+    visual = visual_token_positions(input_ids, image_token_id,
+                                    [num_key_frames * tokens_per_frame] * len(input_ids))
+    return soft_argmax_points(visual_attention_maps(role_attention, visual,
+                                                    (num_key_frames, grid, grid)))
+
+
+def points_per_frame(points: torch.Tensor, key_frame_inds: Sequence[Sequence[int]],
+                     num_frames: Sequence[int]) -> torch.Tensor:
+    """(B, R, K, 2) key-frame points -> (sum T_b, R, 2): each frame takes the point of its
+    nearest key frame (``nearest_key_frames``)."""
+    per_sample = []
+    for b, (keys, count) in enumerate(zip(key_frame_inds, num_frames)):
+        nearest = nearest_key_frames(count, keys).to(points.device)
+        per_sample.append(points[b][:, nearest].transpose(0, 1))
+    return torch.cat(per_sample, dim=0)

@@ -193,17 +193,6 @@ def test_attention_points_are_where_the_role_token_looks(points_cfg, split_root)
     assert torch.allclose(points[:, 1], torch.full_like(points[:, 1], 0.5))
 
 
-def test_frames_take_the_nearest_key_frames_point(points_cfg):
-    model = MODELS.build(points_cfg.model)
-
-    class Sample:
-        key_frame_inds = [1, 4]
-
-    points = torch.tensor([[[[0.1, 0.1], [0.9, 0.9]]]])  # (B=1, R=1, K=2, 2)
-    frames = model._frames_points(points, [Sample()], [6])
-    assert frames[:, 0, 0].tolist() == pytest.approx([0.1, 0.1, 0.1, 0.9, 0.9, 0.9])
-
-
 def test_point_prompt_options_are_checked(points_cfg):
     model_cfg = copy.deepcopy(points_cfg.model)
     model_cfg.sam2_head.point_prompts = False

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from mmreviosa.models.segmentors.role_utils import (find_role_positions, gather_positions,
-                                                    mask_centroids, soft_argmax_points,
-                                                    visual_attention_maps, visual_token_positions)
+                                                    mask_centroids, points_per_frame,
+                                                    soft_argmax_points, visual_attention_maps,
+                                                    visual_token_positions)
 from mmreviosa.models.utils import nearest_key_frames
 
 
@@ -73,3 +74,14 @@ def test_nearest_key_frames_ties_go_earlier():
     # keys given out of order: frame 2 is equidistant from frames 0 and 4 -> key 0
     assert nearest_key_frames(7, [4, 0]).tolist() == [1, 1, 1, 0, 0, 0, 0]
     assert nearest_key_frames(3, [1]).tolist() == [0, 0, 0]
+
+
+def test_points_per_frame_take_the_nearest_key_frames_point():
+    points = torch.tensor([[[[0.1, 0.1], [0.9, 0.9]]],        # sample 0: keys 1 and 4 of 6
+                           [[[0.3, 0.7], [0.0, 0.2]]]])       # sample 1: keys 2 and 0 of 3
+    frames = points_per_frame(points, [[1, 4], [2, 0]], [6, 3])
+    assert frames.shape == (9, 1, 2)
+    assert frames[:6, 0, 0].tolist() == pytest.approx([0.1, 0.1, 0.1, 0.9, 0.9, 0.9])
+    # frame 1 of sample 1 is as near to key 2 as to key 0: the earlier frame (0) wins
+    assert frames[6:, 0].tolist() == [pytest.approx([0.0, 0.2]), pytest.approx([0.0, 0.2]),
+                                      pytest.approx([0.3, 0.7])]
