@@ -183,17 +183,11 @@ class ReVIOSa(BaseModel):
                               inputs: dict, data_samples: List[InterRVOSDataSample]
                               ) -> torch.Tensor:
         """(sum T_b, R, C) prompts plus the point embedding of each frame's attention point."""
-        points = self._attention_points(role_attention, inputs['input_ids'],
-                                        inputs['num_key_frames'][0])
+        points = attention_points(role_attention, inputs['input_ids'], self.mllm.image_token_id,
+                                  self.mllm.num_image_tokens, inputs['num_key_frames'][0])
         frame_points = points_per_frame(points, [s.key_frame_inds for s in data_samples],
                                         inputs['num_frames'])
         return frame_prompts + self.sam2_head.embed_points(frame_points)
-
-    def _attention_points(self, role_attention: torch.Tensor, input_ids: torch.Tensor,
-                          num_key_frames: int) -> torch.Tensor:
-        """(B, R, K, 2) soft-argmax (x, y) of each role token's attention on each key frame."""
-        return attention_points(role_attention, input_ids, self.mllm.image_token_id,
-                                self.mllm.num_image_tokens, num_key_frames)
 
     @staticmethod
     def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
@@ -370,7 +364,8 @@ class ReVIOSa(BaseModel):
             num_key = len(sample.key_frame_inds)
             key_prompts = prompts[0, roles][None].expand(num_key, -1, -1)  # (K, R', C)
             if self.point_prompts:
-                points = self._attention_points(role_attention, sequence, num_key)
+                points = attention_points(role_attention, sequence, self.mllm.image_token_id,
+                                          self.mllm.num_image_tokens, num_key)
                 key_prompts = key_prompts + self.sam2_head.embed_points(
                     points[0, roles].transpose(0, 1))
             masks = self.sam2_head.predict_video(

@@ -9,6 +9,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.models.segmentors.role_utils import attention_points
 from mmreviosa.registry import DATASETS, MODELS
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
@@ -186,7 +187,8 @@ def test_attention_points_are_where_the_role_token_looks(points_cfg, split_root)
             attention[b, 0, 0, 0, visual[k, k % 4, 1]] = 0.1    # actor: row k % 4, column 1
             attention[b, 0, 0, 1, visual[k, 3, 3]] = 0.05       # target: bottom-right
             attention[b, 0, 0, 1, visual[k, 0, 0]] = 0.05       # ... and top-left
-    points = model._attention_points(attention, input_ids, num_key)
+    points = attention_points(attention, input_ids, model.mllm.image_token_id,
+                              model.mllm.num_image_tokens, num_key)
     assert points.shape == (batch, 2, num_key, 2)
     for k in range(num_key):
         assert torch.allclose(points[:, 0, k], torch.tensor([1.5 / 4, (k % 4 + 0.5) / 4]))
