@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmreviosa.models.mllm.internvl_config import config_from_dict, internvl2_5_config  # noqa: F401
+from mmreviosa.models.mllm.internvl_config import parse_dtype
 from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
 from mmreviosa.models.mllm.tokenizer import (IGNORE_INDEX, IMAGE_TOKENS, IMG_CONTEXT_TOKEN,
@@ -29,16 +30,6 @@ from mmreviosa.registry import MODELS
 #: Tokens whose ids the model and the data pipeline must agree on (buffer order).
 SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)
 IM_END_TOKEN = '<|im_end|>'
-
-
-def _parse_dtype(dtype: Union[str, torch.dtype, None]) -> torch.dtype:
-    names = dict(float32=torch.float32, fp32=torch.float32, bfloat16=torch.bfloat16,
-                 bf16=torch.bfloat16, float16=torch.float16, fp16=torch.float16)
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype or torch.float32
-    if dtype not in names:
-        raise ValueError(f'torch_dtype must be one of {list(names)}, got {dtype!r}')
-    return names[dtype]
 
 
 @dataclass
@@ -110,7 +101,7 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
             raise ValueError('InternVLMLLM(pretrained=...) needs the tokenizer config')
         self.tokenizer = build_tokenizer_from_cfg(tokenizer)
         self.model = self._build_model(pretrained, config, attn_implementation,
-                                       _parse_dtype(torch_dtype))
+                                       parse_dtype(torch_dtype))
         new_token_ids = self._add_tokens()
         self.freeze_vision_encoder = freeze_vision_encoder
         self.freeze_projector = freeze_projector
