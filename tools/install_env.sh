@@ -4,7 +4,7 @@
 # The stack has three traps this script handles so that users do not have to:
 #   * mmcv 2.1.0 must be the full build with compiled ops (mmdet.models imports them). PyPI only has a
 #     source distribution. We install a prebuilt wheel when one is found (MMCV_WHEEL_DIR, default
-#     ../shared/wheels) and otherwise build it from source (~12 min on 2 cores), patching its setup.py
+#     ../shared/wheels) and otherwise build it from source (~20 min on 2 cores), patching its setup.py
 #     to C++20 because ATen in torch >= 2.10 refuses C++17.
 #   * sam2 and xtuner are installed with --no-deps (their pins conflict with the stack).
 #   * sam2's CUDA extension is skipped (SAM2_BUILD_CUDA=0): it is optional and only speeds up
@@ -31,7 +31,7 @@ elif [ -n "$MMCV_WHEEL" ]; then
   echo "[install] mmcv from prebuilt wheel $MMCV_WHEEL"
   $PIP install --no-deps "$MMCV_WHEEL"
 else
-  echo "[install] building mmcv 2.1.0 with ops from source (about 12 minutes on 2 cores)"
+  echo "[install] building mmcv 2.1.0 with ops from source (about 20 minutes on 2 cores)"
   BUILD_DIR=$(mktemp -d)
   $PIP download --no-deps --no-binary :all: --no-build-isolation mmcv==2.1.0 -d "$BUILD_DIR"
   tar -xzf "$BUILD_DIR"/mmcv-2.1.0.tar.gz -C "$BUILD_DIR"
