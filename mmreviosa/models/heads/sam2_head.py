@@ -56,14 +56,9 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         freeze_image_encoder: keep the image encoder in eval mode without gradients.
         freeze_memory: freeze memory attention, memory encoder and the object-pointer
             parameters (trained only by :meth:`decode_video` when False).
-        loss_mask: per-pixel sigmoid CE config dict or module.
-        loss_dice: Dice loss config dict or module.
-        num_points: None computes the losses on all pixels at GT resolution; an int
-            samples that many points per mask the Mask2Former way (importance
-            sampling of uncertain logits, mmdet's
-            ``get_uncertain_point_coords_with_randomness`` + mmcv's ``point_sample``).
-        oversample_ratio: Mask2Former oversampling of candidate points.
-        importance_sample_ratio: share of points taken from the most uncertain.
+        loss_mask, loss_dice, num_points, oversample_ratio, importance_sample_ratio:
+            the mask losses (sigmoid CE + Dice, on all pixels or on Mask2Former point
+            samples), passed to :class:`WeightedMaskLoss`, which documents them.
         multimask_output: must stay False (see above).
         use_memory: default of :meth:`predict_video`: SAM2 memory propagation (True)
             or per-frame decoding with the nearest key frame's prompt (False).
