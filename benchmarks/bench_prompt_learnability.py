@@ -1,19 +1,23 @@
 """How fast a randomly initialised SAM2 head learns to follow each kind of prompt.
 
 Trains the tiny config's SAM2 head alone (no MLLM) on InterShapes, the actor's
-mask as target, from three kinds of oracle prompt, side by side on the same
+mask as target, from four kinds of oracle prompt, side by side on the same
 batches:
 
 (a) ``semantic``: one learned vector per (colour, shape) of the actor, taken from
     the annotation: a perfect role-token prompt that says *what* to segment;
 (b) ``point``: SAM's point embedding of the actor's GT centroid in each frame
     (``SAM2Head.embed_points``): says *where*;
-(c) ``both``: (a) + (b), what ``ReVIOSa(point_prompts=True)`` gives the decoder.
+(c) ``both``: (a) + (b), what ``ReVIOSa(point_prompts=True)`` gives the decoder;
+(d) ``semantic_film``: (a) into a head built with ``prompt_film=True``, where the
+    prompt also scales and shifts every decoder input level
+    (:class:`~mmreviosa.models.heads.prompt_film.PromptFeatureModulation`).
 
 Prints the training IoU (threshold 0, 64 x 64, mean over the last ``--window``
 steps) of each every ``--log-every`` steps.  This is the measurement behind the
 tiny config's point prompts: a decoder trained from scratch stays on a
-prompt-independent mask for a long time under a semantic prompt alone.
+prompt-independent mask for a long time under a semantic prompt alone, unless the
+prompt modulates the features (d).
 
 Usage::
 
@@ -36,7 +40,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 CONFIG = osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
-KINDS = ('semantic', 'point', 'both')
+KINDS = ('semantic', 'point', 'both', 'semantic_film')
 
 
 def parse_args(argv=None):
@@ -59,7 +63,8 @@ class Learner:
         from mmreviosa.registry import MODELS
         torch.manual_seed(seed)
         self.kind = kind
-        self.head = MODELS.build(dict(head_cfg, point_prompts=True))
+        self.head = MODELS.build(dict(head_cfg, point_prompts=True,
+                                      prompt_film=kind == 'semantic_film'))
         self.head.train()
         self.codes = nn.Embedding(64, self.head.prompt_dim)
         nn.init.normal_(self.codes.weight)
@@ -69,7 +74,7 @@ class Learner:
 
     def step(self, pixels, codes, points, gt) -> float:
         prompts = torch.zeros(len(gt), self.head.prompt_dim)
-        if self.kind in ('semantic', 'both'):
+        if self.kind in ('semantic', 'both', 'semantic_film'):
             prompts = prompts + self.codes(codes)
         if self.kind in ('point', 'both'):
             prompts = prompts + self.head.embed_points(points)
@@ -113,7 +118,9 @@ def main(argv=None):
     recent = {k: [] for k in KINDS}
     curves = {k: [] for k in KINDS}
     start = time.time()
-    print(f'{"step":>6} ' + ' '.join(f'{k:>9}' for k in KINDS) + '   (training IoU, actor)')
+    widths = {k: max(9, len(k)) for k in KINDS}
+    print(f'{"step":>6} ' + ' '.join(f'{k:>{widths[k]}}' for k in KINDS)
+          + '   (training IoU, actor)')
     for step in range(1, args.iters + 1):
         items = [dataset[int(i)] for i in rng.integers(0, len(dataset), args.batch_size)]
         data = preprocessor(pseudo_collate(items), True)
@@ -133,7 +140,7 @@ def main(argv=None):
             means = {k: float(np.mean(v)) for k, v in recent.items()}
             for k in KINDS:
                 curves[k].append((step, means[k]))
-            print(f'{step:>6} ' + ' '.join(f'{means[k]:>9.3f}' for k in KINDS)
+            print(f'{step:>6} ' + ' '.join(f'{means[k]:>{widths[k]}.3f}' for k in KINDS)
                   + f'   {time.time() - start:.0f} s', flush=True)
     if args.out:
         with open(args.out, 'w') as f:

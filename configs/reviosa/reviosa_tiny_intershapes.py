@@ -6,6 +6,14 @@
 # layers, 4 query / 2 key-value heads), role tokens projected into the prompt space of a SAM2
 # (sam2's PromptEncoder / MaskDecoder / memory modules, with a small conv image encoder in place
 # of Hiera, see SAM2Head). Nothing is pretrained, so everything trains (no LoRA, no frozen parts).
+#
+# Two additions let a decoder and an LLM trained from scratch meet within minutes (both measured
+# in model-zoo.md; the real-scale configs do not need them): the prompt scales and shifts every
+# decoder input level (`prompt_film`), without which the decoder hardly learns to follow a
+# *semantic* prompt; and each referent's *visual prompt*, the normalised average of SAM2's image
+# embedding inside its GT mask, is decoded as a second prompt (`visual_aux_weight`) and is the
+# regression target of the role prompt (`visual_align_weight`), a direct signal to route the
+# referring words into the role token.
 # Data: `python tools/dataset_converters/make_intershapes.py --out data/intershapes
 #        --num-videos 1000 --seed 0` (what `make demo` runs).
 
@@ -45,9 +53,14 @@ model = dict(
         model_cfg=dict(image_size=frame_size, embed_dim=32, mem_dim=16, backbone_stride=8),
         freeze_image_encoder=False,
         freeze_memory=True,
-        use_memory=False),        # memory modules are untrained here: decode each frame
+        use_memory=False,         # memory modules are untrained here: decode each frame
+        prompt_film=True),        # the prompt modulates the decoder's features
+    projector=dict(type='RoleTokenProjector', in_dim=128, out_dim=32,
+                   out_norm=True),  # prompts on the visual prompts' scale
     loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
     aml_layers=[1, 2],            # the last 2 of 3 LLM layers (the paper: 21-23 of 24)
+    visual_aux_weight=1.0,        # decode from the referent's pooled SAM2 embedding
+    visual_align_weight=1.0,      # pull the role prompt towards it
     lm_loss_weight=1.0,
     test_cfg=dict(max_new_tokens=12, use_memory=False))
 
@@ -98,7 +111,7 @@ val_evaluator = dict(type='InterRVOSMetric')
 test_evaluator = dict(type='InterRVOSMetric')
 
 # ----------------------------------------------------------------------------- schedule
-max_iters = 1000
+max_iters = 900
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01),

@@ -4,7 +4,8 @@ The head wraps a ``sam2.modeling.sam2_base.SAM2Base`` (the real SAM2.1 built
 from sam2's hydra configs, or the tiny CPU variant of
 :func:`~mmreviosa.models.heads.sam2_builder.build_tiny_sam2`). Each role of each
 frame is decoded from ONE sparse prompt token (the projected role-token hidden
-state) with the dense prompt left at SAM's no-mask embedding. At inference the
+state) with the dense prompt left at SAM's no-mask embedding (optionally the prompt
+also modulates the decoder's input features, ``prompt_film``). At inference the
 prompted key frames become SAM2 conditioning frames and SAM2's memory encoder and
 memory attention carry the masks to the other frames.
 """
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
+from mmreviosa.models.heads.prompt_film import PromptFeatureModulation
 from mmreviosa.models.heads.sam2_features import SAM2Features
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
 from mmreviosa.models.utils import TrainedStateMixin, nearest_key_frames
@@ -64,6 +66,12 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             or per-frame decoding with the nearest key frame's prompt (False).
         point_prompts: train SAM's foreground point embedding, for prompts that add
             :meth:`embed_points` of a location to the role token's prompt.
+        prompt_film: also scale and shift the image embedding and the high-res skips
+            per channel from the prompt (:class:`PromptFeatureModulation`,
+            zero-initialised): what lets a decoder trained from scratch follow
+            semantic prompts (the tiny config); a pretrained SAM2 does not need it.
+            It acts wherever a prompt is decoded; frames that SAM2's memory tracks
+            carry no prompt and are decoded as in SAM2.
         save_trained_only: checkpoints hold only the trained parameters (see
             :class:`TrainedStateMixin`). Default: True with ``checkpoint`` (the
             frozen encoder is re-read from it), False for random weights.
@@ -87,6 +95,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
                  multimask_output: bool = False,
                  use_memory: bool = True,
                  point_prompts: bool = False,
+                 prompt_film: bool = False,
                  save_trained_only: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -111,6 +120,13 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory
         self.point_prompts = point_prompts
+        self.prompt_film = None
+        if prompt_film:
+            decoder = self.sam2.sam_mask_decoder
+            channels = [self.prompt_dim]
+            if decoder.use_high_res_features:
+                channels += [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels]
+            self.prompt_film = PromptFeatureModulation(self.prompt_dim, channels)
         self.mask_loss = WeightedMaskLoss(loss_mask, loss_dice, num_points, oversample_ratio,
                                           importance_sample_ratio)
         self._freeze()
@@ -251,6 +267,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             (B, 1, 4h, 4w) mask logits and (B, C) mask output tokens (object pointers).
         """
         prompt_encoder = self.sam2.sam_prompt_encoder
+        if self.prompt_film is not None:
+            pix_feat, high_res = self.prompt_film.modulate(prompts, pix_feat, high_res)
         batch, channels, h, w = pix_feat.shape
         dense = prompt_encoder.no_mask_embed.weight.reshape(1, channels, 1, 1).expand(
             batch, channels, h, w)

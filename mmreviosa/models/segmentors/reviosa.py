@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
@@ -13,9 +12,9 @@ from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 
-from .role_utils import (MODE_ROLE_TOKENS, attention_points, find_role_positions,
-                         gather_positions, mask_centroids, points_per_frame, role_token_ids_of,
-                         visual_token_positions)
+from .reviosa_losses import ReVIOSaLossMixin
+from .role_utils import (MODE_ROLE_TOKENS, attention_points, find_role_positions, gather_positions,
+                         points_per_frame, role_token_ids_of)
 
 
 @dataclass
@@ -43,7 +42,7 @@ def _build(cfg: Union[dict, nn.Module, None], **default_args) -> Optional[nn.Mod
 
 
 @MODELS.register_module()
-class ReVIOSa(BaseModel):
+class ReVIOSa(ReVIOSaLossMixin, BaseModel):
     """Interaction-aware referring video object segmentation.
 
     The MLLM reads the key frames and the expression and answers with role
@@ -78,6 +77,19 @@ class ReVIOSa(BaseModel):
             from the GT mask centroid (the role prompt plus that point) and add its
             mask losses times this weight, so that SAM2 learns to follow points
             while the attention is still finding the object. 0 disables.
+        visual_aux_weight (float): also decode every frame from each referent's
+            *visual prompt*, the layer-normalised average of SAM2's image embedding
+            inside its GT mask (:func:`mask_pooled_features`), and add its mask losses
+            times this weight: the decoder learns to segment what a prompt looks like
+            without waiting for the MLLM. 0 disables.
+        visual_align_weight (float): add the mean squared distance of each role
+            prompt to its referent's visual prompt (a fixed target, no gradient into
+            SAM2) times this weight: a direct signal to route the referring words
+            into the role token, which the mask loss through an untrained decoder
+            hardly gives. Meant with ``RoleTokenProjector(out_norm=True)`` (prompts
+            on the visual prompts' scale). Both are on in the tiny configs; a
+            pretrained SAM2 already follows prompts, so the real-scale configs
+            leave them off. 0 disables.
         lm_loss_weight (float): weight of the language-model loss.
         test_cfg (dict): ``max_new_tokens`` (int), ``use_memory`` (bool: SAM2
             video memory at inference), ``force_answer`` (str | None: skip
@@ -100,6 +112,8 @@ class ReVIOSa(BaseModel):
                  aml_heads: Optional[List[int]] = None,
                  point_prompts: bool = False,
                  point_aux_weight: float = 0.0,
+                 visual_aux_weight: float = 0.0,
+                 visual_align_weight: float = 0.0,
                  lm_loss_weight: float = 1.0,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -138,6 +152,8 @@ class ReVIOSa(BaseModel):
             raise ValueError('point_aux_weight is only used with point_prompts=True')
         self.point_prompts = point_prompts
         self.point_aux_weight = point_aux_weight
+        self.visual_aux_weight = visual_aux_weight
+        self.visual_align_weight = visual_align_weight
         self.lm_loss_weight = lm_loss_weight
         self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None,
                              single_mask_as='actor')
@@ -191,38 +207,9 @@ class ReVIOSa(BaseModel):
 
     @staticmethod
     def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
-        """Repeat each sample's (R, C) prompts over its frames -> (sum T_b, R, C)."""
+        """Repeat each sample's (B, ...) values over its frames -> (sum T_b, ...)."""
         counts = torch.as_tensor(num_frames, device=prompts.device)
         return torch.repeat_interleave(prompts, counts, dim=0)
-
-    def _gt_role_masks(self, data_samples: List[InterRVOSDataSample], size: int
-                       ) -> torch.Tensor:
-        """GT masks of every role, resized to ``size`` -> (sum T_b, R, size, size) float."""
-        per_sample = []
-        for sample in data_samples:
-            roles = [sample.gt_actor_masks]
-            if self.num_roles == 2:
-                roles.append(sample.gt_target_masks)
-            masks = torch.stack(roles, dim=1).float()  # (T, R, H, W)
-            per_sample.append(F.interpolate(masks, size=(size, size), mode='bilinear',
-                                            align_corners=False))
-        return torch.cat(per_sample, dim=0)
-
-    def _role_weights(self, data_samples: List[InterRVOSDataSample], found: torch.Tensor
-                      ) -> torch.Tensor:
-        """(B, R) float: 1 where the role is supervised (target only with an interaction)."""
-        weights = torch.ones(len(data_samples), self.num_roles, device=found.device)
-        if self.num_roles == 2:
-            has_target = torch.tensor([bool(s.has_interaction) for s in data_samples],
-                                      device=found.device)
-            weights[:, 1] = has_target.float()
-        missing = (weights > 0) & ~found
-        if missing.any():
-            bad = [(data_samples[i].video_id, data_samples[i].exp_id)
-                   for i in missing.any(dim=1).nonzero().flatten().tolist()]
-            raise ValueError(f'role tokens {self.role_ids} missing from the training answer of '
-                             f'(video, expression) {bad}; check the pipeline mode')
-        return weights
 
     # ------------------------------------------------------------------ modes
     def forward(self, inputs: dict, data_samples: Optional[List[InterRVOSDataSample]] = None,
@@ -260,7 +247,9 @@ class ReVIOSa(BaseModel):
         Returns:
             dict: ``loss_lm``; per role ``loss_{role}_mask`` and
             ``loss_{role}_dice`` (role = actor/target, or seg for the
-            single-token baseline); ``loss_aml`` when the AML is on.
+            single-token baseline); ``loss_aml`` when the AML is on; the
+            auxiliary decodes' ``loss_gtpoint_*`` / ``loss_visual_*`` and
+            ``loss_visual_align`` when their weights are non-zero.
         """
         self._check_token_ids(data_samples)
         input_ids = inputs['input_ids']
@@ -283,46 +272,16 @@ class ReVIOSa(BaseModel):
         names = ('seg', ) if self.role_mode == 'single' else ('actor', 'target')
         self._add_mask_losses(losses, logits, gt, frame_weights, names, '')
         if self.point_aux_weight:
-            gt_points, visible = mask_centroids(gt > 0.5)
-            aux_logits = self.sam2_head.decode(
-                feats, role_prompts + self.sam2_head.embed_points(gt_points))
-            aux = {}
-            self._add_mask_losses(aux, aux_logits, gt, frame_weights * visible, names, 'gtpoint_')
-            losses.update({k: v * self.point_aux_weight for k, v in aux.items()})
+            losses.update(self._point_aux_losses(feats, role_prompts, gt, frame_weights, names))
+        if self.visual_aux_weight or self.visual_align_weight:
+            losses.update(self._visual_prompt_losses(feats, role_prompts, gt, frame_weights,
+                                                     names))
         if out.loss is not None:
             losses['loss_lm'] = out.loss * self.lm_loss_weight
         if self.loss_aml is not None:
             losses['loss_aml'] = self._aml_loss(role_attention, input_ids, inputs, gt,
                                                 weights, data_samples)
         return losses
-
-    def _add_mask_losses(self, losses: dict, logits: torch.Tensor, gt: torch.Tensor,
-                         weights: torch.Tensor, names: tuple, prefix: str) -> None:
-        """``loss_{prefix}{role}_mask`` / ``_dice`` of each role into ``losses``."""
-        for r, name in enumerate(names):
-            role_losses = self.sam2_head.loss(logits[:, r:r + 1], gt[:, r:r + 1],
-                                              weights[:, r:r + 1])
-            for key, value in role_losses.items():
-                losses[key.replace('loss_', f'loss_{prefix}{name}_', 1)] = value
-
-    def _aml_loss(self, role_attention: torch.Tensor, input_ids: torch.Tensor, inputs: dict,
-                  gt: torch.Tensor, weights: torch.Tensor,
-                  data_samples: List[InterRVOSDataSample]) -> torch.Tensor:
-        """Attention Mask Loss over the key frames of each sample."""
-        tokens_per_frame = self.mllm.num_image_tokens
-        num_key = inputs['num_key_frames']
-        visual_pos = visual_token_positions(input_ids, self.mllm.image_token_id,
-                                            [k * tokens_per_frame for k in num_key])
-        grid = int(round(tokens_per_frame ** 0.5))
-        # GT masks of the key frames: (B, R, K, S, S)
-        starts = [0] + torch.cumsum(torch.tensor(inputs['num_frames']), 0).tolist()[:-1]
-        key_masks = []
-        for b, sample in enumerate(data_samples):
-            idx = torch.as_tensor(sample.key_frame_inds, device=gt.device) + starts[b]
-            key_masks.append(gt[idx].transpose(0, 1))
-        key_masks = torch.stack(key_masks)
-        return self.loss_aml(role_attention, visual_pos, key_masks, weights > 0,
-                             (num_key[0], grid, grid))
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List[InterRVOSDataSample]

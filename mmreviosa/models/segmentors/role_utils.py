@@ -145,3 +145,27 @@ def points_per_frame(points: torch.Tensor, key_frame_inds: Sequence[Sequence[int
         nearest = nearest_key_frames(count, keys).to(points.device)
         per_sample.append(points[b][:, nearest].transpose(0, 1))
     return torch.cat(per_sample, dim=0)
+
+
+def mask_pooled_features(features: torch.Tensor, masks: torch.Tensor
+                         ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Average of each frame's feature map inside each mask, layer-normalised.
+
+    Args:
+        features (Tensor): (N, C, h, w) feature maps (e.g. SAM2's image embedding).
+        masks (Tensor): (N, R, H, W) masks in [0, 1] at any resolution; each is
+            area-resized to h x w, so a pixel counts by the share of a cell it covers.
+
+    Returns:
+        pooled (Tensor): (N, R, C), zero mean and unit variance over C (the scale
+            of a prompt after ``RoleTokenProjector(out_norm=True)``).
+        present (Tensor): (N, R) bool, False for empty masks (their ``pooled`` is 0).
+    """
+    weights = torch.nn.functional.interpolate(masks.to(features.dtype),
+                                              size=features.shape[-2:], mode='area')
+    mass = weights.sum(dim=(-2, -1))
+    pooled = torch.einsum('nrhw,nchw->nrc', weights, features)
+    pooled = pooled / mass.clamp(min=1e-12)[..., None]
+    present = masks.flatten(2).amax(dim=-1) > 0.5
+    pooled = torch.nn.functional.layer_norm(pooled, pooled.shape[-1:])
+    return pooled * present[..., None].to(pooled.dtype), present

@@ -274,3 +274,33 @@ def test_point_prompts_train_only_the_foreground_point_embedding():
     assert embeddings[1].weight.grad is not None
     with pytest.raises(RuntimeError, match='point_prompts=True'):
         tiny_head().embed_points(torch.rand(2, 2))
+
+
+def test_prompt_film_is_plain_sam2_at_init_and_then_modulates_every_level():
+    plain, film = tiny_head(seed=3), tiny_head(seed=3, prompt_film=True)
+    assert film.prompt_film.channels == [32, 4, 8]  # embedding, conv_s0, conv_s1
+    pixels, prompts = torch.randn(3, 3, 64, 64), torch.randn(3, 2, 32)
+    with torch.no_grad():
+        expected = plain.decode(plain.extract_features(pixels), prompts)
+        assert torch.allclose(film.decode(film.extract_features(pixels), prompts), expected,
+                              atol=1e-6)
+    # FiLM by hand: level * (1 + gamma) + beta, gamma and beta from the prompt
+    levels = [torch.randn(2, c, 4, 4) for c in (32, 4, 8)]
+    prompt = torch.randn(2, 32)
+    for linear in film.prompt_film.linears:
+        torch.nn.init.normal_(linear.weight)
+        torch.nn.init.normal_(linear.bias)
+    out = film.prompt_film(prompt, levels)
+    for linear, x, y in zip(film.prompt_film.linears, levels, out):
+        c = x.shape[1]
+        gamma = prompt @ linear.weight[:c].T + linear.bias[:c]
+        beta = prompt @ linear.weight[c:].T + linear.bias[c:]
+        assert torch.allclose(y, x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None],
+                              atol=1e-5)
+    # trained through the mask loss like the rest of the decoder (no unused parameters)
+    film.train()
+    logits = film.decode(film.extract_features(pixels), prompts)
+    sum(film.loss(logits, torch.rand(3, 2, 64, 64) > 0.5, torch.ones(3, 2)).values()).backward()
+    unused = [n for n, p in film.named_parameters() if p.requires_grad and p.grad is None]
+    assert unused == []
+    assert all(linear.weight.grad.abs().sum() > 0 for linear in film.prompt_film.linears)

@@ -64,7 +64,9 @@ def test_loss_has_separate_keys_and_gradients_reach_only_trained_parts(cfg, spli
     data = model.data_preprocessor(_batch(cfg, split_root), True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_actor_mask', 'loss_actor_dice', 'loss_target_mask',
-                           'loss_target_dice', 'loss_lm', 'loss_aml'}
+                           'loss_target_dice', 'loss_lm', 'loss_aml', 'loss_visual_actor_mask',
+                           'loss_visual_actor_dice', 'loss_visual_target_mask',
+                           'loss_visual_target_dice', 'loss_visual_align'}
     assert all(torch.isfinite(v) and v.dim() == 0 for v in losses.values())
     sum(losses.values()).backward()
 
@@ -244,3 +246,51 @@ def test_point_prompts_without_the_aml_read_unsupervised_attention(points_cfg, s
     # the main decode (not only the GT-point one) is prompted with a point
     point_embedding = model.sam2_head.sam2.sam_prompt_encoder.point_embeddings[1].weight
     assert point_embedding.grad is not None and point_embedding.grad.abs().sum() > 0
+
+
+def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root):
+    """loss_visual_align is the mean squared distance of each supervised role prompt to its
+    referent's pooled SAM2 embedding, which it does not move; loss_visual_* decode from it."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.update(visual_aux_weight=1.0, visual_align_weight=2.0)  # the config has 1, 1
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    model.train()
+    data = model.data_preprocessor(_batch(cfg, split_root), True)
+    losses = model(**data, mode='loss')
+    assert {'loss_visual_actor_mask', 'loss_visual_actor_dice', 'loss_visual_target_mask',
+            'loss_visual_target_dice', 'loss_visual_align'} <= set(losses)
+
+    # by hand, sample by sample and frame by frame
+    inputs, samples = data['inputs'], data['data_samples']
+    with torch.no_grad():
+        prompts = model(inputs, samples, mode='tensor').role_prompts  # (B, R, C)
+        emb = model.sam2_head.extract_features(inputs['sam_pixels']).image_embeddings
+    size = inputs['sam_pixels'].shape[-1]
+    errors, frame = [], 0
+    for b, sample in enumerate(samples):
+        roles = [sample.gt_actor_masks] + ([sample.gt_target_masks]
+                                           if sample.has_interaction else [])
+        for t in range(len(sample.frame_inds)):
+            for r, masks in enumerate(roles):
+                mask = torch.nn.functional.interpolate(masks[t][None, None].float(),
+                                                       size=(size, size), mode='bilinear')
+                if mask.max() <= 0.5:
+                    continue
+                cells = torch.nn.functional.interpolate(mask, size=emb.shape[-2:], mode='area')
+                vector = (emb[frame] * cells[0]).sum((1, 2)) / cells.sum()
+                vector = (vector - vector.mean()) / (vector.var(unbiased=False) + 1e-5).sqrt()
+                errors.append((prompts[b, r] - vector).pow(2).mean())
+            frame += 1
+    expected = 2.0 * torch.stack(errors).mean()
+    assert torch.allclose(losses['loss_visual_align'], expected, rtol=1e-4)
+
+    # the align loss trains the prompt side only; the visual decode trains SAM2
+    model.zero_grad()
+    losses['loss_visual_align'].backward(retain_graph=True)
+    assert model.projector.layers[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.sam2_head.parameters())
+    model.zero_grad()
+    losses['loss_visual_actor_dice'].backward()
+    assert model.sam2_head.sam2.image_encoder.stem[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.projector.parameters())

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from mmreviosa.models.segmentors.role_utils import (find_role_positions, gather_positions,
-                                                    mask_centroids, points_per_frame,
-                                                    soft_argmax_points, visual_attention_maps,
-                                                    visual_token_positions)
+                                                    mask_centroids, mask_pooled_features,
+                                                    points_per_frame, soft_argmax_points,
+                                                    visual_attention_maps, visual_token_positions)
 from mmreviosa.models.utils import nearest_key_frames
 
 
@@ -85,3 +85,20 @@ def test_points_per_frame_take_the_nearest_key_frames_point():
     # frame 1 of sample 1 is as near to key 2 as to key 0: the earlier frame (0) wins
     assert frames[6:, 0].tolist() == [pytest.approx([0.0, 0.2]), pytest.approx([0.0, 0.2]),
                                       pytest.approx([0.3, 0.7])]
+
+
+def test_mask_pooled_features_by_hand():
+    features = torch.randn(2, 5, 2, 2)  # N=2 frames, C=5, a 2 x 2 grid
+    masks = torch.zeros(2, 2, 4, 4)      # R=2 roles at 4 x 4: each cell is 2 x 2 pixels
+    masks[0, 0, :2, :2] = 1              # the whole top-left cell
+    masks[0, 0, 2, 2] = 1                # and a quarter of the bottom-right one
+    masks[1, 0, :, 2:] = 1               # the right column
+    # masks[0, 1] and masks[1, 1] are empty
+    pooled, present = mask_pooled_features(features, masks)
+    f = features
+    raw = [(f[0, :, 0, 0] + 0.25 * f[0, :, 1, 1]) / 1.25, (f[1, :, 0, 1] + f[1, :, 1, 1]) / 2]
+    for (n, r), vector in zip([(0, 0), (1, 0)], raw):
+        expected = (vector - vector.mean()) / torch.sqrt(vector.var(unbiased=False) + 1e-5)
+        assert torch.allclose(pooled[n, r], expected, atol=1e-5)
+    assert present.tolist() == [[True, False], [True, False]]
+    assert pooled[:, 1].abs().sum() == 0
