@@ -87,7 +87,7 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
             SAM2) times this weight: a direct signal to route the referring words
             into the role token, which the mask loss through an untrained decoder
             hardly gives. Meant with ``RoleTokenProjector(out_norm=True)`` (prompts
-            on the visual prompts' scale). Both are on in the tiny configs; a
+            on the visual prompts' scale). Both are on in the default tiny config; a
             pretrained SAM2 already follows prompts, so the real-scale configs
             leave them off. 0 disables.
         lm_loss_weight (float): weight of the language-model loss.
