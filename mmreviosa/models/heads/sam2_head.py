@@ -17,9 +17,9 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
+from mmreviosa.models.heads.prompt_film import PromptFeatureModulation
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
-from mmreviosa.models.heads.prompt_film import PromptFeatureModulation
 from mmreviosa.models.heads.sam2_features import SAM2Features
 from mmreviosa.models.heads.sam2_video import decode_video_with_memory
 from mmreviosa.models.utils import TrainedStateMixin, nearest_key_frames
