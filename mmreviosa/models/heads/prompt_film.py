@@ -33,6 +33,15 @@ class PromptFeatureModulation(nn.Module):
             nn.init.zeros_(linear.weight)
             nn.init.zeros_(linear.bias)
 
+    @classmethod
+    def for_mask_decoder(cls, decoder: nn.Module) -> 'PromptFeatureModulation':
+        """One FiLM per input level of a sam2 ``MaskDecoder``: the image embedding and,
+        with high-res features, the ``conv_s0`` / ``conv_s1`` skips."""
+        channels = [decoder.transformer_dim]
+        if decoder.use_high_res_features:
+            channels += [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels]
+        return cls(decoder.transformer_dim, channels)
+
     def forward(self, prompts: Tensor, levels: Sequence[Tensor]) -> List[Tensor]:
         """(B, prompt_dim) prompts and (B, C_i, h_i, w_i) levels -> modulated levels."""
         assert len(levels) == len(self.linears), (

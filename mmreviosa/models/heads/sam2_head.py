@@ -120,13 +120,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory
         self.point_prompts = point_prompts
-        self.prompt_film = None
-        if prompt_film:
-            decoder = self.sam2.sam_mask_decoder
-            channels = [self.prompt_dim]
-            if decoder.use_high_res_features:
-                channels += [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels]
-            self.prompt_film = PromptFeatureModulation(self.prompt_dim, channels)
+        self.prompt_film = (PromptFeatureModulation.for_mask_decoder(self.sam2.sam_mask_decoder)
+                            if prompt_film else None)
         self.mask_loss = WeightedMaskLoss(loss_mask, loss_dice, num_points, oversample_ratio,
                                           importance_sample_ratio)
         self._freeze()
