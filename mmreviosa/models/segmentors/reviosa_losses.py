@@ -50,9 +50,10 @@ class ReVIOSaLossMixin:
         """Decode from the role prompts plus the GT-centroid point (``point_aux_weight``)."""
         gt_points, visible = mask_centroids(gt > 0.5)
         logits = self.sam2_head.decode(feats, role_prompts + self.sam2_head.embed_points(gt_points))
-        aux = {}
-        self._add_mask_losses(aux, logits, gt, weights * visible, names, 'gtpoint_')
-        return {k: v * self.point_aux_weight for k, v in aux.items()}
+        losses = {}
+        self._add_mask_losses(losses, logits, gt, weights * visible, names, 'gtpoint_',
+                              self.point_aux_weight)
+        return losses
 
     def _visual_prompt_losses(self, feats, role_prompts: torch.Tensor, gt: torch.Tensor,
                               weights: torch.Tensor, names: tuple) -> Dict[str, torch.Tensor]:
@@ -62,10 +63,8 @@ class ReVIOSaLossMixin:
         weights = weights * present.to(weights.dtype)
         losses = {}
         if self.visual_aux_weight:
-            aux = {}
-            self._add_mask_losses(aux, self.sam2_head.decode(feats, pooled), gt, weights, names,
-                                  'visual_')
-            losses.update({k: v * self.visual_aux_weight for k, v in aux.items()})
+            self._add_mask_losses(losses, self.sam2_head.decode(feats, pooled), gt, weights,
+                                  names, 'visual_', self.visual_aux_weight)
         if self.visual_align_weight:
             error = (role_prompts - pooled.detach()).pow(2).mean(dim=-1)  # (N, R)
             losses['loss_visual_align'] = self.visual_align_weight * (
@@ -73,13 +72,15 @@ class ReVIOSaLossMixin:
         return losses
 
     def _add_mask_losses(self, losses: dict, logits: torch.Tensor, gt: torch.Tensor,
-                         weights: torch.Tensor, names: tuple, prefix: str) -> None:
-        """``loss_{prefix}{role}_mask`` / ``_dice`` of each role into ``losses``."""
+                         weights: torch.Tensor, names: tuple, prefix: str,
+                         scale: float = 1.0) -> None:
+        """``loss_{prefix}{role}_mask`` / ``_dice`` of each role, times ``scale``, into
+        ``losses``."""
         for r, name in enumerate(names):
             role_losses = self.sam2_head.loss(logits[:, r:r + 1], gt[:, r:r + 1],
                                               weights[:, r:r + 1])
             for key, value in role_losses.items():
-                losses[key.replace('loss_', f'loss_{prefix}{name}_', 1)] = value
+                losses[key.replace('loss_', f'loss_{prefix}{name}_', 1)] = value * scale
 
     def _aml_loss(self, role_attention: torch.Tensor, input_ids: torch.Tensor, inputs: dict,
                   gt: torch.Tensor, weights: torch.Tensor,
