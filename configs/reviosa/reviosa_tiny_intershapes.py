@@ -61,7 +61,8 @@ model = dict(
     loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
     aml_layers=[1, 2],            # the last 2 of 3 LLM layers (the paper: 21-23 of 24)
     visual_aux_weight=1.0,        # decode from the referent's pooled SAM2 embedding
-    visual_align_weight=1.0,      # pull the role prompt towards it
+    visual_align_weight=1.0,      # pull the role prompt towards it:
+    visual_align='contrastive',   # InfoNCE among the batch's referents, centred (not 'mse')
     lm_loss_weight=1.0,
     test_cfg=dict(max_new_tokens=12, use_memory=False))
 

@@ -1,3 +1,4 @@
 from .attention_mask_loss import AttentionMaskLoss
+from .prompt_alignment import centred_info_nce
 
-__all__ = ['AttentionMaskLoss']
+__all__ = ['AttentionMaskLoss', 'centred_info_nce']

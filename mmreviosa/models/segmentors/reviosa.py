@@ -82,14 +82,21 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
             inside its GT mask (:func:`mask_pooled_features`), and add its mask losses
             times this weight: the decoder learns to segment what a prompt looks like
             without waiting for the MLLM. 0 disables.
-        visual_align_weight (float): add the mean squared distance of each role
-            prompt to its referent's visual prompt (a fixed target, no gradient into
-            SAM2) times this weight: a direct signal to route the referring words
-            into the role token, which the mask loss through an untrained decoder
-            hardly gives. Meant with ``RoleTokenProjector(out_norm=True)`` (prompts
-            on the visual prompts' scale). Both are on in the default tiny config; a
-            pretrained SAM2 already follows prompts, so the real-scale configs
-            leave them off. 0 disables.
+        visual_align_weight (float): add a loss pulling each role prompt towards its
+            referent's visual prompt (a fixed target, no gradient into SAM2) times this
+            weight: a direct signal to route the referring words into the role token,
+            which the mask loss through an untrained decoder hardly gives. Both are on
+            in the default tiny config; a pretrained SAM2 already follows prompts, so
+            the real-scale configs leave them off. 0 disables.
+        visual_align (str): that loss. ``'contrastive'`` (default): InfoNCE of each
+            frame's role prompt among all referents' visual prompts in the batch,
+            centred by their mean (:func:`centred_info_nce`); from scratch every object
+            first pools to almost the same embedding, and only the centred differences
+            tell the MLLM which referent to encode. ``'mse'``: the mean squared
+            distance, meant with ``RoleTokenProjector(out_norm=True)`` (prompts on the
+            visual prompts' scale); with it the tiny model learned with one seed of
+            three (model-zoo.md).
+        visual_align_temperature (float): divides the cosines of ``'contrastive'``.
         lm_loss_weight (float): weight of the language-model loss.
         test_cfg (dict): ``max_new_tokens`` (int), ``use_memory`` (bool: SAM2
             video memory at inference), ``force_answer`` (str | None: skip
@@ -114,6 +121,8 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
                  point_aux_weight: float = 0.0,
                  visual_aux_weight: float = 0.0,
                  visual_align_weight: float = 0.0,
+                 visual_align: str = 'contrastive',
+                 visual_align_temperature: float = 0.1,
                  lm_loss_weight: float = 1.0,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -154,6 +163,10 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
         self.point_aux_weight = point_aux_weight
         self.visual_aux_weight = visual_aux_weight
         self.visual_align_weight = visual_align_weight
+        if visual_align not in ('contrastive', 'mse'):
+            raise ValueError(f"visual_align must be 'contrastive' or 'mse', got {visual_align!r}")
+        self.visual_align = visual_align
+        self.visual_align_temperature = visual_align_temperature
         self.lm_loss_weight = lm_loss_weight
         self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None,
                              single_mask_as='actor')
@@ -275,7 +288,7 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
             losses.update(self._point_aux_losses(feats, role_prompts, gt, frame_weights, names))
         if self.visual_aux_weight or self.visual_align_weight:
             losses.update(self._visual_prompt_losses(feats, role_prompts, gt, frame_weights,
-                                                     names))
+                                                     names, inputs['num_frames']))
         if out.loss is not None:
             losses['loss_lm'] = out.loss * self.lm_loss_weight
         if self.loss_aml is not None:

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from mmreviosa.structures import InterRVOSDataSample
 
+from ..losses.prompt_alignment import centred_info_nce
 from .role_utils import mask_centroids, mask_pooled_features, visual_token_positions
 
 
@@ -13,7 +14,8 @@ class ReVIOSaLossMixin:
     """GT bookkeeping, mask losses, the auxiliary decodes and the AML of ReVIOSa.
 
     Reads ``num_roles``, ``role_ids``, ``sam2_head``, ``mllm``, ``loss_aml``,
-    ``point_aux_weight``, ``visual_aux_weight`` and ``visual_align_weight`` of the model.
+    ``point_aux_weight``, ``visual_aux_weight``, ``visual_align_weight``, ``visual_align`` and
+    ``visual_align_temperature`` of the model.
     """
 
     def _gt_role_masks(self, data_samples: List[InterRVOSDataSample], size: int
@@ -56,7 +58,8 @@ class ReVIOSaLossMixin:
         return losses
 
     def _visual_prompt_losses(self, feats, role_prompts: torch.Tensor, gt: torch.Tensor,
-                              weights: torch.Tensor, names: tuple) -> Dict[str, torch.Tensor]:
+                              weights: torch.Tensor, names: tuple, num_frames: List[int]
+                              ) -> Dict[str, torch.Tensor]:
         """Decode from each referent's mask-pooled SAM2 embedding, and pull the role
         prompts towards it (see ``visual_aux_weight`` / ``visual_align_weight``)."""
         pooled, present = mask_pooled_features(feats.image_embeddings, gt)
@@ -66,10 +69,25 @@ class ReVIOSaLossMixin:
             self._add_mask_losses(losses, self.sam2_head.decode(feats, pooled), gt, weights,
                                   names, 'visual_', self.visual_aux_weight)
         if self.visual_align_weight:
-            error = (role_prompts - pooled.detach()).pow(2).mean(dim=-1)  # (N, R)
-            losses['loss_visual_align'] = self.visual_align_weight * (
-                (error * weights).sum() / weights.sum().clamp(min=1))
+            losses['loss_visual_align'] = self.visual_align_weight * self._visual_align_loss(
+                role_prompts, pooled.detach(), weights, num_frames)
         return losses
+
+    def _visual_align_loss(self, role_prompts: torch.Tensor, targets: torch.Tensor,
+                           weights: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
+        """``visual_align`` loss of the (N, R, C) frame-wise role prompts and targets."""
+        if self.visual_align == 'mse':
+            error = (role_prompts - targets).pow(2).mean(dim=-1)  # (N, R)
+            return (error * weights).sum() / weights.sum().clamp(min=1)
+        num_roles = role_prompts.shape[1]
+        counts = torch.as_tensor(num_frames, device=role_prompts.device)
+        sample = torch.repeat_interleave(torch.arange(len(num_frames), device=counts.device),
+                                         counts)
+        # one group per (sample, role): the same referent on its other frames
+        groups = (sample[:, None] * num_roles + torch.arange(num_roles, device=counts.device))
+        return centred_info_nce(role_prompts.flatten(0, 1), targets.flatten(0, 1),
+                                groups.flatten(), weights.flatten() > 0,
+                                self.visual_align_temperature)
 
     def _add_mask_losses(self, losses: dict, logits: torch.Tensor, gt: torch.Tensor,
                          weights: torch.Tensor, names: tuple, prefix: str,

@@ -1,5 +1,6 @@
 """The ReVIOSa segmentor on a tiny random model and generated InterShapes items."""
 import copy
+import math
 import os.path as osp
 
 import pytest
@@ -248,11 +249,31 @@ def test_point_prompts_without_the_aml_read_unsupervised_attention(points_cfg, s
     assert point_embedding.grad is not None and point_embedding.grad.abs().sum() > 0
 
 
-def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root):
-    """loss_visual_align is the mean squared distance of each supervised role prompt to its
-    referent's pooled SAM2 embedding, which it does not move; loss_visual_* decode from it."""
+def _info_nce_by_loop(entries, temperature):
+    """InfoNCE of (query, key, group) entries, one pair at a time, keys centred by their mean."""
+    mean = torch.stack([key for _, key, _ in entries]).mean(0)
+    total = 0.0
+    for i, (query, _, group) in enumerate(entries):
+        scores = []
+        for j, (_, key, other) in enumerate(entries):
+            if j == i or other != group:
+                key = key - mean
+                scores.append((j, float(torch.dot(query, key) / (query.norm() * key.norm()))
+                               / temperature))
+        positive = [score for j, score in scores if j == i][0]
+        total += -positive + math.log(sum(math.exp(score) for _, score in scores))
+    return total / len(entries)
+
+
+@pytest.mark.parametrize('align', ['mse', 'contrastive'])
+def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root, align):
+    """loss_visual_align compares each supervised role prompt, on every frame, with its
+    referent's pooled SAM2 embedding, which it does not move: by their mean squared distance,
+    or by InfoNCE among all referents of the batch (not the same referent on its other
+    frames); loss_visual_* decode from that embedding."""
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.update(visual_aux_weight=1.0, visual_align_weight=2.0)  # the config has 1, 1
+    model_cfg.update(visual_aux_weight=1.0, visual_align_weight=2.0,  # the config has 1, 1
+                     visual_align=align, visual_align_temperature=0.2)
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.train()
@@ -267,7 +288,7 @@ def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root):
         prompts = model(inputs, samples, mode='tensor').role_prompts  # (B, R, C)
         emb = model.sam2_head.extract_features(inputs['sam_pixels']).image_embeddings
     size = inputs['sam_pixels'].shape[-1]
-    errors, frame = [], 0
+    entries, frame = [], 0
     for b, sample in enumerate(samples):
         roles = [sample.gt_actor_masks] + ([sample.gt_target_masks]
                                            if sample.has_interaction else [])
@@ -280,10 +301,14 @@ def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root):
                 cells = torch.nn.functional.interpolate(mask, size=emb.shape[-2:], mode='area')
                 vector = (emb[frame] * cells[0]).sum((1, 2)) / cells.sum()
                 vector = (vector - vector.mean()) / (vector.var(unbiased=False) + 1e-5).sqrt()
-                errors.append((prompts[b, r] - vector).pow(2).mean())
+                entries.append((prompts[b, r].double(), vector.double(), (b, r)))
             frame += 1
-    expected = 2.0 * torch.stack(errors).mean()
-    assert torch.allclose(losses['loss_visual_align'], expected, rtol=1e-4)
+    assert len({group for _, _, group in entries}) >= 3  # negatives for every query
+    if align == 'mse':
+        expected = 2.0 * torch.stack([(q - k).pow(2).mean() for q, k, _ in entries]).mean()
+    else:
+        expected = torch.tensor(2.0 * _info_nce_by_loop(entries, 0.2), dtype=torch.float64)
+    assert torch.allclose(losses['loss_visual_align'].double(), expected, rtol=1e-4)
 
     # the align loss trains the prompt side only; the visual decode trains SAM2
     model.zero_grad()
