@@ -11,10 +11,12 @@
 # in model-zoo.md; the real-scale configs do not need them): the prompt scales and shifts every
 # decoder input level (`prompt_film`), without which the decoder hardly learns to follow a
 # *semantic* prompt; and each referent's *visual prompt*, the normalised average of SAM2's image
-# embedding inside its GT mask, is decoded as a second prompt (`visual_aux_weight`) and is the
-# regression target of the role prompt (`visual_align_weight`), a direct signal to route the
-# referring words into the role token. With seed 0 (the demo's) it learns expression-specific
-# masks in 900 iterations; with seeds 1 and 2 it had not taken off yet (model-zoo.md).
+# embedding inside its GT mask, is decoded as a second prompt (`visual_aux_weight`) and is what
+# the role prompt must pick out among all referents of the batch (`visual_align_weight`,
+# `visual_align='contrastive'`: InfoNCE with the visual prompts centred by their batch mean), a
+# direct signal to route the referring words into the role token. With the centring it learns
+# expression-specific masks with each of seeds 0, 1 and 2; with the plain squared distance
+# (`visual_align='mse'`) only with seed 0 (model-zoo.md).
 # Data: `python tools/dataset_converters/make_intershapes.py --out data/intershapes
 #        --num-videos 1000 --seed 0` (what `make demo` runs).
 
@@ -63,7 +65,8 @@ model = dict(
     visual_aux_weight=1.0,        # decode from the referent's pooled SAM2 embedding
     visual_align_weight=1.0,      # pull the role prompt towards it:
     visual_align='contrastive',   # InfoNCE among the batch's referents, centred (not 'mse')
-    lm_loss_weight=1.0,
+    lm_loss_weight=4.0,           # the role token's hidden state also decides whether a
+                                  # [SEG_TAR] follows; the alignment competes for it
     test_cfg=dict(max_new_tokens=12, use_memory=False))
 
 # ----------------------------------------------------------------------------- data
