@@ -14,9 +14,9 @@
 # embedding inside its GT mask, is decoded as a second prompt (`visual_aux_weight`) and is what
 # the role prompt must pick out among all referents of the batch (`visual_align_weight`,
 # `visual_align='contrastive'`: InfoNCE with the visual prompts centred by their batch mean), a
-# direct signal to route the referring words into the role token. With the centring it learns
-# expression-specific masks with each of seeds 0, 1 and 2; with the plain squared distance
-# (`visual_align='mse'`) only with seed 0 (model-zoo.md).
+# direct signal to route the referring words into the role token. With the centring it learned
+# expression-specific masks with seeds 0 and 2 of 0-2 in 900 iterations; with the plain squared
+# distance (`visual_align='mse'`) only with seed 0 (model-zoo.md).
 # Data: `python tools/dataset_converters/make_intershapes.py --out data/intershapes
 #        --num-videos 1000 --seed 0` (what `make demo` runs).
 
