@@ -13,7 +13,7 @@ from .role_utils import mask_centroids, mask_pooled_features, visual_token_posit
 class ReVIOSaLossMixin:
     """GT bookkeeping, mask losses, the auxiliary decodes and the AML of ReVIOSa.
 
-    Reads ``num_roles``, ``role_ids``, ``sam2_head``, ``mllm``, ``loss_aml``,
+    Reads ``num_roles``, ``role_ids``, ``sam2_head``, ``mllm``, ``loss_aml``, ``_frames_prompts``,
     ``point_aux_weight``, ``visual_aux_weight``, ``visual_align_weight``, ``visual_align`` and
     ``visual_align_temperature`` of the model.
     """
@@ -79,12 +79,9 @@ class ReVIOSaLossMixin:
         if self.visual_align == 'mse':
             error = (role_prompts - targets).pow(2).mean(dim=-1)  # (N, R)
             return (error * weights).sum() / weights.sum().clamp(min=1)
-        num_roles = role_prompts.shape[1]
-        counts = torch.as_tensor(num_frames, device=role_prompts.device)
-        sample = torch.repeat_interleave(torch.arange(len(num_frames), device=counts.device),
-                                         counts)
         # one group per (sample, role): the same referent on its other frames
-        groups = (sample[:, None] * num_roles + torch.arange(num_roles, device=counts.device))
+        ids = torch.arange(len(num_frames) * role_prompts.shape[1], device=role_prompts.device)
+        groups = self._frames_prompts(ids.view(len(num_frames), -1), num_frames)  # (N, R)
         return centred_info_nce(role_prompts.flatten(0, 1), targets.flatten(0, 1),
                                 groups.flatten(), weights.flatten() > 0,
                                 self.visual_align_temperature)
