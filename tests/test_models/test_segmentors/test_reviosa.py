@@ -1,6 +1,5 @@
 """The ReVIOSa segmentor on a tiny random model and generated InterShapes items."""
 import copy
-import math
 import os.path as osp
 
 import pytest
@@ -12,6 +11,7 @@ from mmengine.registry import init_default_scope
 from mmreviosa.datasets.intershapes import generate_split
 from mmreviosa.models.segmentors.role_utils import attention_points
 from mmreviosa.registry import DATASETS, MODELS
+from mmreviosa.testing import info_nce_by_loop
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
                   'reviosa_tiny_intershapes.py')
@@ -249,22 +249,6 @@ def test_point_prompts_without_the_aml_read_unsupervised_attention(points_cfg, s
     assert point_embedding.grad is not None and point_embedding.grad.abs().sum() > 0
 
 
-def _info_nce_by_loop(entries, temperature):
-    """InfoNCE of (query, key, group) entries, one pair at a time, keys centred by their mean."""
-    mean = torch.stack([key for _, key, _ in entries]).mean(0)
-    total = 0.0
-    for i, (query, _, group) in enumerate(entries):
-        scores = []
-        for j, (_, key, other) in enumerate(entries):
-            if j == i or other != group:
-                key = key - mean
-                scores.append((j, float(torch.dot(query, key) / (query.norm() * key.norm()))
-                               / temperature))
-        positive = [score for j, score in scores if j == i][0]
-        total += -positive + math.log(sum(math.exp(score) for _, score in scores))
-    return total / len(entries)
-
-
 @pytest.mark.parametrize('align', ['mse', 'contrastive'])
 def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root, align):
     """loss_visual_align compares each supervised role prompt, on every frame, with its
@@ -307,7 +291,9 @@ def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root, align
     if align == 'mse':
         expected = 2.0 * torch.stack([(q - k).pow(2).mean() for q, k, _ in entries]).mean()
     else:
-        expected = torch.tensor(2.0 * _info_nce_by_loop(entries, 0.2), dtype=torch.float64)
+        queries, keys, groups = zip(*entries)
+        expected = torch.tensor(2.0 * info_nce_by_loop(queries, keys, groups, 0.2),
+                                dtype=torch.float64)
     assert torch.allclose(losses['loss_visual_align'].double(), expected, rtol=1e-4)
 
     # the align loss trains the prompt side only; the visual decode trains SAM2
