@@ -106,3 +106,13 @@ def test_video_demo_writes_an_overlay_gif(checkpoint, frames, tmp_path):
     with Image.open(out) as gif:
         assert gif.n_frames == len(frames)
     assert 'answer:' in result.stdout
+
+
+@pytest.mark.parametrize('num_frames', [1, 2, 3])
+def test_video_shorter_than_the_key_frames_gives_a_mask_per_frame(checkpoint, frames, num_frames):
+    """The tiny config reads 4 key frames; 1-3 frame videos use each frame once."""
+    model = init_model(CONFIG, checkpoint, cfg_options={
+        'model.test_cfg.force_answer': 'Sure, it is [SEG_ACT] and [SEG_TAR].'})
+    prediction = inference_video(model, list(frames[:num_frames]), 'the red square')
+    _check(prediction, frames[:num_frames].shape[:3])
+    assert prediction.target_masks is not None

@@ -12,7 +12,7 @@ def uniform_indices(num_items: int, num_samples: int) -> List[int]:
 
     The InternVL video sampling: index ``i`` is ``floor((i + 0.5) * N / K)``.
     Distinct when ``K <= N``; when ``K > N`` indices repeat, so the count
-    stays ``K``.
+    stays ``K`` (:class:`SampleFrames` asks for at most ``N``).
     """
     if num_items < 1 or num_samples < 1:
         raise ValueError(f'Need num_items >= 1 and num_samples >= 1, got {num_items}, '
@@ -32,7 +32,15 @@ class SampleFrames(BaseTransform):
 
     ``mode='test'``: every frame of the video, in order, and
     ``num_key_frames`` (default 5) key frames at the centres of equal segments
-    of the video (repeated when the video has fewer frames).
+    of the video.  A video of ``T < K`` frames has ``K' = T`` key frames, each
+    frame once: key frames are where SAM2 is prompted, which needs distinct
+    frames, and the MLLM then reads ``K'`` images (the prompt of
+    ``TokenizeConversation`` holds one image block per key frame, and the
+    model takes each sample's count from its pixels).  Repeating frames to
+    keep ``K`` images for the MLLM would need a second index list for the MLLM;
+    InternVL reads any number of images, so the simpler ``K' = T`` is used.
+    Training is unaffected: short videos repeat frames in ``frame_inds``,
+    and key frames index ``frame_inds``, so they stay distinct.
 
     Required keys: ``num_video_frames``.
     Added keys: ``frame_inds`` (list[int], indices into the video's frames)
@@ -42,7 +50,7 @@ class SampleFrames(BaseTransform):
         num_frames (int): frames per item in training.
         mode (str): 'train' or 'test'.
         num_key_frames (int, optional): key frames; default: all sampled
-            frames in training, 5 at test time.
+            frames in training, 5 at test time (fewer for shorter videos).
     """
 
     def __init__(self, num_frames: int = 5, mode: str = 'train',
@@ -80,7 +88,8 @@ class SampleFrames(BaseTransform):
                               else uniform_indices(len(frame_inds), self.num_key_frames))
         else:
             frame_inds = list(range(num_video_frames))
-            key_frame_inds = uniform_indices(num_video_frames, self.num_key_frames or 5)
+            num_key_frames = min(self.num_key_frames or 5, num_video_frames)
+            key_frame_inds = uniform_indices(num_video_frames, num_key_frames)
         results['frame_inds'] = frame_inds
         results['key_frame_inds'] = key_frame_inds
         return results

@@ -45,10 +45,12 @@ def test_test_mode_uses_all_frames_and_uniform_key_frames():
     assert len(_sample(SampleFrames(mode='test'), 10)['key_frame_inds']) == 5
 
 
-def test_test_mode_short_video_repeats_key_frames_to_keep_their_count():
-    results = _sample(SampleFrames(mode='test', num_key_frames=4), 2)
-    assert results['frame_inds'] == [0, 1]
-    assert results['key_frame_inds'] == [0, 0, 1, 1]
+@pytest.mark.parametrize('num_video_frames', [1, 2, 3])
+def test_test_mode_video_shorter_than_the_key_frames_uses_each_frame_once(num_video_frames):
+    """T < K: the T frames are the key frames (K' = T, distinct: SAM2 prompts each once)."""
+    results = _sample(SampleFrames(mode='test', num_key_frames=4), num_video_frames)
+    assert results['frame_inds'] == list(range(num_video_frames))
+    assert results['key_frame_inds'] == list(range(num_video_frames))
 
 
 def test_uniform_indices_are_distinct_when_possible():

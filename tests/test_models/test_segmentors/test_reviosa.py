@@ -305,3 +305,39 @@ def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root, align
     losses['loss_visual_actor_dice'].backward()
     assert model.sam2_head.sam2.image_encoder.stem[0].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.projector.parameters())
+
+
+def _short_videos_split(root):
+    """A split whose videos have 1, 2 and 3 frames (fewer than the config's 4 key frames)."""
+    import sys
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..', 'data'))
+    from interrvos_fixtures import write_split
+    spec = {f'short{t}': dict(size=(24, 32), boxes={f'{t}0': [(2, 10, 3 + 2 * i, 11 + 2 * i)
+                                                                for i in range(t)]},
+                              colors={f'{t}0': (220, 30, 30)},
+                              expressions={'0': dict(exp='the red square moving right',
+                                                     obj_id=[1], anno_id=[t * 10])})
+            for t in (1, 2, 3)}
+    write_split(root, spec)
+    return root
+
+
+@pytest.mark.parametrize('use_memory', [False, True])
+def test_predict_on_videos_shorter_than_the_key_frames(cfg, tmp_path, use_memory):
+    """1-3 frame videos (K = 4): the dataset pipeline and predict give one mask per frame."""
+    root = _short_videos_split(str(tmp_path / 'short'))
+    dataset = DATASETS.build(dict(type='InterRVOSDataset', data_root=root,
+                                  pipeline=cfg.test_pipeline, test_mode=True))
+    batch = pseudo_collate([dataset[i] for i in range(len(dataset))])
+    assert sorted(len(s.key_frame_inds) for s in batch['data_samples']) == [1, 2, 3]
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    model.test_cfg['use_memory'] = use_memory
+    for answer in ('Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>', None):
+        model.test_cfg['force_answer'] = answer
+        out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
+        for sample in out:
+            num_frames = sample.num_video_frames
+            assert sample.pred_actor_masks.shape == (num_frames, 24, 32)
+            if answer is not None:
+                assert sample.pred_target_masks.shape == (num_frames, 24, 32)
