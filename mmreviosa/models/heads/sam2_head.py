@@ -3,11 +3,12 @@
 The head wraps a ``sam2.modeling.sam2_base.SAM2Base`` (the real SAM2.1 built
 from sam2's hydra configs, or the tiny CPU variant of
 :func:`~mmreviosa.models.heads.sam2_builder.build_tiny_sam2`). Each role of each
-frame is decoded from ONE sparse prompt token (the projected role-token hidden
-state) with the dense prompt left at SAM's no-mask embedding (optionally the prompt
+frame is decoded from the projected role-token hidden state as a sparse prompt
+token (alone, or after SAM2's padding points as Sa2VA does: ``prompt_layout``)
+with the dense prompt left at SAM's no-mask embedding (optionally the prompt
 also modulates the decoder's input features, ``prompt_film``). At inference the
 prompted key frames become SAM2 conditioning frames and SAM2's memory encoder and
-memory attention carry the masks to the other frames.
+memory attention carry the masks to the other frames, one frame at a time.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -21,15 +22,21 @@ from mmreviosa.models.heads.prompt_film import PromptFeatureModulation
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
 from mmreviosa.models.heads.sam2_features import SAM2Features
-from mmreviosa.models.heads.sam2_video import decode_video_with_memory
-from mmreviosa.models.utils import TrainedStateMixin, nearest_key_frames
+from mmreviosa.models.heads.sam2_video import memory_window, propagate_with_memory
+from mmreviosa.models.utils import (TrainedStateMixin, module_dtype, nearest_key_frames,
+                                    parse_dtype)
 from mmreviosa.registry import MODELS
 
-__all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD']
+__all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD', 'PROMPT_LAYOUTS']
 
 #: SAM2 normalises RGB frames scaled to [0, 1] with the ImageNet statistics.
 SAM2_PIXEL_MEAN = (0.485, 0.456, 0.406)
 SAM2_PIXEL_STD = (0.229, 0.224, 0.225)
+#: 'token': the role prompt is the only sparse token. 'padded': SAM2's prompt
+#: encoder output for "no click" (a not-a-point token plus the padding point it
+#: appends without boxes) comes first, then the role prompt, as Sa2VA feeds it:
+#: the layout a pretrained decoder has seen.
+PROMPT_LAYOUTS = ('token', 'padded')
 
 
 @MODELS.register_module()
@@ -39,10 +46,13 @@ class SAM2Head(TrainedStateMixin, BaseModule):
     Single-mask output: the decoder's first mask token is the one trained and used;
     SAM's three ambiguity masks and its IoU head exist to resolve ambiguous clicks,
     whereas a role token names one object, and an unsupervised IoU head would pick
-    among untrained masks. The IoU and occlusion heads are therefore frozen (their
-    outputs never reach the loss; SAM2's own tracking still uses them on frames
-    without prompts). Parameters that the image-level loss does not reach are
-    frozen, so DDP needs no ``find_unused_parameters``.
+    among untrained masks. The IoU and occlusion heads and the hypernetwork MLPs of
+    the three ambiguity masks are therefore frozen: their outputs never reach the
+    loss (their gradient is exactly zero), yet AdamW's weight decay would shrink
+    them, and SAM2's own tracking uses them on every frame without prompts (it
+    picks the best of the ambiguity masks by predicted IoU). Parameters that the
+    image-level loss does not reach are frozen, so DDP needs no
+    ``find_unused_parameters``.
 
     Memory propagation needs trained memory attention / encoder: with random
     weights (e.g. the tiny variant) use ``use_memory=False`` unless they are trained
@@ -64,6 +74,12 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         multimask_output: must stay False (see above).
         use_memory: default of :meth:`predict_video`: SAM2 memory propagation (True)
             or per-frame decoding with the nearest key frame's prompt (False).
+        prompt_layout: sparse prompt tokens of the decoder, one of
+            :data:`PROMPT_LAYOUTS`: ``'padded'`` for a pretrained SAM2 (the layout it
+            was trained with), ``'token'`` (default) for a decoder trained from scratch.
+        image_encoder_dtype: dtype of the frozen image encoder ('bfloat16' halves its
+            weights and activations); its features are cast to the decoder's dtype.
+            None keeps the dtype it was built in. Only with ``freeze_image_encoder``.
         point_prompts: train SAM's foreground point embedding, for prompts that add
             :meth:`embed_points` of a location to the role token's prompt.
         prompt_film: also scale and shift the image embedding and the high-res skips
@@ -96,9 +112,17 @@ class SAM2Head(TrainedStateMixin, BaseModule):
                  use_memory: bool = True,
                  point_prompts: bool = False,
                  prompt_film: bool = False,
+                 prompt_layout: str = 'token',
+                 image_encoder_dtype: Optional[str] = None,
                  save_trained_only: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if prompt_layout not in PROMPT_LAYOUTS:
+            raise ValueError(f'prompt_layout must be one of {PROMPT_LAYOUTS}, '
+                             f'got {prompt_layout!r}')
+        if image_encoder_dtype is not None and not freeze_image_encoder:
+            raise ValueError('image_encoder_dtype is for a frozen image encoder: a trained one '
+                             'needs float32 weights for its optimizer')
         if multimask_output:
             raise ValueError('SAM2Head supports multimask_output=False only: one role token '
                              'names one object and the IoU head is not supervised')
@@ -120,6 +144,9 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory
         self.point_prompts = point_prompts
+        self.prompt_layout = prompt_layout
+        if image_encoder_dtype is not None:
+            self.sam2.image_encoder.to(parse_dtype(image_encoder_dtype))
         self.prompt_film = (PromptFeatureModulation.for_mask_decoder(self.sam2.sam_mask_decoder)
                             if prompt_film else None)
         self.mask_loss = WeightedMaskLoss(loss_mask, loss_dice, num_points, oversample_ratio,
@@ -153,6 +180,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             point_embeddings.pop(1)
         frozen = point_embeddings + [prompt_encoder.mask_downscaling,
                                      decoder.iou_prediction_head]
+        # Only the first (single-mask) output is decoded for the loss.
+        frozen += list(decoder.output_hypernetworks_mlps)[1:]
         if getattr(decoder, 'pred_obj_scores', False):
             frozen.append(decoder.pred_obj_score_head)
         if hasattr(sam2, 'mask_downsample'):
@@ -205,11 +234,14 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         size = self.image_size
         assert sam_pixels.dim() == 4 and sam_pixels.shape[1:] == (3, size, size), (
             f'sam_pixels must be (N, 3, {size}, {size}), got {tuple(sam_pixels.shape)}')
+        encoder = self.sam2.image_encoder
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_image_encoder):
-            backbone_out = self.sam2.image_encoder(sam_pixels)
-        levels = backbone_out['backbone_fpn']
+            backbone_out = encoder(sam_pixels.to(module_dtype(encoder)))
+        # The decoder side keeps its own dtype (float32 when trained), whatever the encoder's.
+        dtype = module_dtype(self.sam2.sam_mask_decoder)
+        levels = [level.to(dtype) for level in backbone_out['backbone_fpn']]
         image_embeddings = levels[-1]
-        image_pos = backbone_out['vision_pos_enc'][-1]
+        image_pos = backbone_out['vision_pos_enc'][-1].to(dtype)
         high_res = None
         if self.sam2.use_high_res_features_in_sam:
             decoder = self.sam2.sam_mask_decoder
@@ -267,10 +299,15 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         batch, channels, h, w = pix_feat.shape
         dense = prompt_encoder.no_mask_embed.weight.reshape(1, channels, 1, 1).expand(
             batch, channels, h, w)
+        sparse = prompts.unsqueeze(1).to(pix_feat.dtype)
+        if self.prompt_layout == 'padded':
+            no_click = (prompts.new_zeros(batch, 1, 2), prompts.new_full((batch, 1), -1))
+            padding, _ = prompt_encoder(points=no_click, boxes=None, masks=None)
+            sparse = torch.cat([padding.to(sparse.dtype), sparse], dim=1)
         mask_logits, _, output_tokens, _ = self.sam2.sam_mask_decoder(
             image_embeddings=pix_feat,
             image_pe=prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=prompts.unsqueeze(1),
+            sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=False,
             repeat_image=False,
@@ -324,7 +361,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         """Prompt the key frames, then propagate with SAM2's video memory.
 
         Differentiable (it trains memory attention / encoder when ``freeze_memory``
-        is False); :meth:`predict_video` calls it without gradients.
+        is False); :meth:`predict_video` runs the same propagation without
+        gradients, encoding one frame at a time.
 
         Args:
             feats: features of the T frames of one video, in temporal order.
@@ -335,11 +373,20 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             (R, T, S/4, S/4) low-resolution mask logits.
         """
         self._check_key_frames(len(feats), key_frame_inds, prompts)
-        return decode_video_with_memory(self, feats, list(key_frame_inds), prompts)
+        logits: Dict[int, Tensor] = {}
+        propagate_with_memory(self, lambda t: feats.select([t]), len(feats),
+                              list(key_frame_inds), prompts, logits.__setitem__)
+        return torch.stack([logits[t] for t in range(len(feats))], dim=1)
 
+    @torch.no_grad()
     def predict_video(self, sam_pixels: Tensor, key_frame_inds: Sequence[int], prompts: Tensor,
                       ori_shape: Tuple[int, int], use_memory: Optional[bool] = None) -> Tensor:
         """Masks of R roles on all T frames of a video from prompts on K key frames.
+
+        Frames go through the image encoder one at a time, each frame's logits
+        are upsampled and thresholded as soon as they exist, and memory entries
+        that no later frame reads are dropped: peak memory does not grow with T
+        (beyond the inputs and the boolean output).
 
         Args:
             sam_pixels: (T, 3, S, S) normalised frames.
@@ -355,26 +402,39 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         use_memory = self.use_memory if use_memory is None else use_memory
         if not use_memory:
             return self.predict_frames(sam_pixels, key_frame_inds, prompts, ori_shape)
-        with torch.no_grad():
-            feats = self.extract_features(sam_pixels)
-            mask_logits = self.decode_video(feats, key_frame_inds, prompts)
-        return self._to_masks(mask_logits, ori_shape)
+        num_frames = sam_pixels.shape[0]
+        self._check_key_frames(num_frames, key_frame_inds, prompts)
+        masks = torch.zeros((prompts.shape[1], num_frames, *ori_shape), dtype=torch.bool,
+                            device=prompts.device)
+        frame_features = _LastFrameFeatures(self, sam_pixels)
 
+        def write_masks(t: int, logits: Tensor) -> None:
+            masks[:, t] = self._to_masks(logits[None], ori_shape)[0]
+
+        propagate_with_memory(self, frame_features, num_frames, list(key_frame_inds), prompts,
+                              write_masks, window=memory_window(self.sam2))
+        return masks
+
+    @torch.no_grad()
     def predict_frames(self, sam_pixels: Tensor, key_frame_inds: Sequence[int],
                        prompts: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
         """Like :meth:`predict_video` without memory: every frame is decoded on its own
-        with the prompts of the key frame nearest in time (the earlier one on ties).
+        with the prompts of the key frame nearest in time (the earlier one on ties),
+        one frame at a time.
 
         Returns:
             (R, T, H, W) bool masks.
         """
         num_frames = sam_pixels.shape[0]
         self._check_key_frames(num_frames, key_frame_inds, prompts)
-        nearest_key = nearest_key_frames(num_frames, key_frame_inds)
-        with torch.no_grad():
-            feats = self.extract_features(sam_pixels)
-            mask_logits = self.decode(feats, prompts[nearest_key.to(prompts.device)])
-        return self._to_masks(mask_logits.transpose(0, 1), ori_shape)
+        nearest_key = nearest_key_frames(num_frames, key_frame_inds).tolist()
+        masks = torch.zeros((prompts.shape[1], num_frames, *ori_shape), dtype=torch.bool,
+                            device=prompts.device)
+        for t in range(num_frames):
+            feats = self.extract_features(sam_pixels[t:t + 1])
+            logits = self.decode(feats, prompts[nearest_key[t]:nearest_key[t] + 1])
+            masks[:, t] = self._to_masks(logits.transpose(0, 1), ori_shape)[:, 0]
+        return masks
 
     def _check_key_frames(self, num_frames: int, key_frame_inds: Sequence[int],
                           prompts: Tensor) -> None:
@@ -394,3 +454,25 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         upsampled = F.interpolate(mask_logits.float(), size=tuple(ori_shape), mode='bilinear',
                                   align_corners=False)
         return upsampled > 0
+
+
+class _LastFrameFeatures:
+    """Encode frames on demand, keeping only the most recent one.
+
+    Propagation asks for each key frame twice at most and for every other
+    frame once, in order; caching the last frame saves the repeated encoding
+    of a key frame that is decoded and then written to memory.
+    """
+
+    def __init__(self, head: SAM2Head, sam_pixels: Tensor):
+        self.head = head
+        self.sam_pixels = sam_pixels
+        self.index: Optional[int] = None
+        self.features: Optional[SAM2Features] = None
+
+    def __call__(self, t: int) -> SAM2Features:
+        if t != self.index:
+            self.features = None  # free the previous frame before encoding the next
+            self.features = self.head.extract_features(self.sam_pixels[t:t + 1])
+            self.index = t
+        return self.features

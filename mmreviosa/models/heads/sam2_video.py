@@ -1,13 +1,19 @@
 """SAM2 video-memory propagation of role masks from prompted key frames.
 
-Follows the order of sam2's ``SAM2VideoPredictor`` on tensors already in memory:
-every prompted key frame is decoded on its own (an initial conditioning frame)
-and written to memory; then frames after the earliest key frame are tracked
-forward and frames before it backward, each through ``SAM2Base.track_step``
-(memory attention over the conditioning frames, the last ``num_maskmem - 1``
-tracked frames and the object pointers, then the memory encoder).
+Follows the order of sam2's ``SAM2VideoPredictor`` on frames given one at a
+time: every prompted key frame is decoded on its own (an initial conditioning
+frame) and written to memory; then frames after the earliest key frame are
+tracked forward and frames before it backward, each through
+``SAM2Base.track_step`` (memory attention over the conditioning frames, the
+last ``num_maskmem - 1`` tracked frames and the object pointers, then the
+memory encoder).
+
+Features come from a callable, so a long video can be encoded lazily, one
+frame at a time, and each frame's logits are handed to a callback as soon as
+they exist; with ``window`` set, memory entries that no later frame can read
+are dropped. Peak memory then does not grow with the number of frames.
 """
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +22,26 @@ from torch import Tensor
 if TYPE_CHECKING:
     from mmreviosa.models.heads.sam2_head import SAM2Features, SAM2Head
 
-__all__ = ['decode_video_with_memory']
+__all__ = ['propagate_with_memory', 'memory_window']
+
+#: Features of one frame (a :class:`SAM2Features` of length 1) from its index.
+FrameFeatures = Callable[[int], 'SAM2Features']
+#: Receives a frame index and that frame's (R, h, w) low-resolution logits.
+FrameSink = Callable[[int, Tensor], None]
 
 
-def _frame_inputs(feats: 'SAM2Features', frame_idx: int, num_objects: int
+def memory_window(sam2) -> int:
+    """How many frames back (or ahead, in reverse) ``track_step`` may read.
+
+    Memory frames reach ``num_maskmem`` strides back (the first one is the
+    previous frame, the rest on the ``memory_temporal_stride_for_eval`` grid),
+    object pointers ``max_obj_ptrs_in_encoder`` frames back.
+    """
+    stride = max(1, int(getattr(sam2, 'memory_temporal_stride_for_eval', 1)))
+    return max((sam2.num_maskmem + 1) * stride, sam2.max_obj_ptrs_in_encoder) + 1
+
+
+def _frame_inputs(feats: 'SAM2Features', num_objects: int
                   ) -> Tuple[List[Tensor], List[Optional[Tensor]], List[Tuple[int, int]]]:
     """Per-level (HW, B, C) features of one frame in the layout ``track_step`` expects.
 
@@ -29,24 +51,24 @@ def _frame_inputs(feats: 'SAM2Features', frame_idx: int, num_objects: int
     levels = list(feats.high_res_features or []) + [feats.image_embeddings]
     vision_feats, feat_sizes = [], []
     for level in levels:
-        frame_level = level[frame_idx:frame_idx + 1]
-        feat_sizes.append(tuple(frame_level.shape[-2:]))
-        vision_feats.append(frame_level.flatten(2).permute(2, 0, 1).expand(-1, num_objects, -1))
-    pos = feats.image_pos[frame_idx:frame_idx + 1].flatten(2).permute(2, 0, 1)
+        feat_sizes.append(tuple(level.shape[-2:]))
+        vision_feats.append(level.flatten(2).permute(2, 0, 1).expand(-1, num_objects, -1))
+    pos = feats.image_pos.flatten(2).permute(2, 0, 1)
     pos_embeds = [None] * (len(levels) - 1) + [pos.expand(-1, num_objects, -1)]
     return vision_feats, pos_embeds, feat_sizes
 
 
-def _conditioning_output(head: 'SAM2Head', feats: 'SAM2Features', frame_idx: int,
-                         low_res_logits: Tensor, output_tokens: Tensor) -> Dict[str, object]:
+def _conditioning_output(head: 'SAM2Head', feats: 'SAM2Features', low_res_logits: Tensor,
+                         output_tokens: Tensor) -> Dict[str, object]:
     """Memory entry of a prompted key frame.
 
     Args:
+        feats: features of that one frame.
         low_res_logits: (B, 1, h, w) mask logits of the B objects on that frame.
         output_tokens: (B, C) decoder mask tokens.
     """
     sam2 = head.sam2
-    vision_feats, _, feat_sizes = _frame_inputs(feats, frame_idx, low_res_logits.shape[0])
+    vision_feats, _, feat_sizes = _frame_inputs(feats, low_res_logits.shape[0])
     high_res_logits = F.interpolate(low_res_logits, size=(sam2.image_size, sam2.image_size),
                                     mode='bilinear', align_corners=False)
     # The occlusion head never saw language prompts: on prompted frames the object is
@@ -69,35 +91,44 @@ def _conditioning_output(head: 'SAM2Head', feats: 'SAM2Features', frame_idx: int
                 object_score_logits=object_score_logits)
 
 
-def decode_video_with_memory(head: 'SAM2Head', feats: 'SAM2Features',
-                             key_frame_inds: List[int], prompts: Tensor) -> Tensor:
+def propagate_with_memory(head: 'SAM2Head', frame_features: FrameFeatures, num_frames: int,
+                          key_frame_inds: List[int], prompts: Tensor, on_frame: FrameSink,
+                          window: Optional[int] = None) -> None:
     """Decode R objects on T frames from prompts on K key frames through SAM2 memory.
 
     Args:
         head: the :class:`SAM2Head` whose ``sam2`` model runs.
-        feats: features of the T frames, in temporal order.
+        frame_features: features of frame t (length 1), called once per frame
+            and once more per key frame.
+        num_frames: T.
         key_frame_inds: K distinct frame indices (validated by the caller).
         prompts: (K, R, C) one prompt token per key frame and object.
-
-    Returns:
-        (R, T, h, w) low-resolution mask logits.
+        on_frame: called with (t, (R, h, w) logits) once for every frame.
+        window: drop memory entries more than this many frames from the frame
+            being tracked (keeping the ones the backward pass will read); None
+            keeps every entry (and its autograd graph).
     """
     sam2 = head.sam2
-    num_frames, num_objects = len(feats), prompts.shape[1]
-    output_dict = {'cond_frame_outputs': {}, 'non_cond_frame_outputs': {}}
-    key_logits, key_tokens = head.decode_with_tokens(feats.select(key_frame_inds), prompts)
+    num_objects = prompts.shape[1]
+    cond_outputs: Dict[int, dict] = {}
+    tracked: Dict[int, dict] = {}
+    output_dict = {'cond_frame_outputs': cond_outputs, 'non_cond_frame_outputs': tracked}
     for key_idx, frame_idx in enumerate(key_frame_inds):
-        output_dict['cond_frame_outputs'][frame_idx] = _conditioning_output(
-            head, feats, frame_idx, key_logits[key_idx].unsqueeze(1), key_tokens[key_idx])
+        feats = frame_features(frame_idx)
+        logits, tokens = head.decode_with_tokens(feats, prompts[key_idx:key_idx + 1])
+        cond_outputs[frame_idx] = _conditioning_output(head, feats, logits[0].unsqueeze(1),
+                                                       tokens[0])
+        on_frame(frame_idx, logits[0].float())
 
     first_key = min(key_frame_inds)
     forward_order = [(t, False) for t in range(first_key + 1, num_frames)]
     backward_order = [(t, True) for t in range(first_key - 1, -1, -1)]
     for frame_idx, reverse in forward_order + backward_order:
-        if frame_idx in output_dict['cond_frame_outputs']:
+        if frame_idx in cond_outputs:
             continue
-        vision_feats, pos_embeds, feat_sizes = _frame_inputs(feats, frame_idx, num_objects)
-        output_dict['non_cond_frame_outputs'][frame_idx] = sam2.track_step(
+        vision_feats, pos_embeds, feat_sizes = _frame_inputs(frame_features(frame_idx),
+                                                             num_objects)
+        out = sam2.track_step(
             frame_idx=frame_idx,
             is_init_cond_frame=False,
             current_vision_feats=vision_feats,
@@ -109,7 +140,19 @@ def decode_video_with_memory(head: 'SAM2Head', feats: 'SAM2Features',
             num_frames=num_frames,
             track_in_reverse=reverse,
             run_mem_encoder=True)
+        on_frame(frame_idx, out.pop('pred_masks')[:, 0].float())
+        out.pop('pred_masks_high_res', None)
+        tracked[frame_idx] = out
+        if window is not None:
+            for t in [t for t in tracked if not _still_read(t, frame_idx, reverse, first_key,
+                                                             window)]:
+                del tracked[t]
 
-    outputs = {**output_dict['non_cond_frame_outputs'], **output_dict['cond_frame_outputs']}
-    mask_logits = torch.stack([outputs[t]['pred_masks'][:, 0] for t in range(num_frames)], dim=1)
-    return mask_logits.float()
+
+def _still_read(t: int, frame_idx: int, reverse: bool, first_key: int, window: int) -> bool:
+    """Whether the memory entry of tracked frame t can be read after ``frame_idx``."""
+    if abs(t - frame_idx) <= window:
+        return True
+    # The backward pass starts next to the first key frame and reads the first
+    # frames the forward pass tracked.
+    return not reverse and t - first_key <= window

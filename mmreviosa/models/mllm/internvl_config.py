@@ -77,14 +77,3 @@ def config_from_dict(config: dict, vocab_size: Optional[int] = None):
             raise ValueError('config.text.vocab_size is needed when there is no tokenizer')
         text['vocab_size'] = vocab_size
     return _build_internvl_config(vision, text, **config)
-
-
-def parse_dtype(dtype: Union[str, torch.dtype, None]) -> torch.dtype:
-    """'float32' / 'fp32' / 'bfloat16' / 'bf16' / 'float16' / 'fp16', a dtype, or None (float32)."""
-    names = dict(float32=torch.float32, fp32=torch.float32, bfloat16=torch.bfloat16,
-                 bf16=torch.bfloat16, float16=torch.float16, fp16=torch.float16)
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype or torch.float32
-    if dtype not in names:
-        raise ValueError(f'torch_dtype must be one of {list(names)}, got {dtype!r}')
-    return names[dtype]
