@@ -19,6 +19,9 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
     Frames travel as uint8 and are normalised here, on the model's device.
     Token sequences are padded on the right for training (labels present) and
     on the left for generation (no labels), as decoder-only generation needs.
+    The data samples (GT masks) are moved to the model's device too, as
+    MMEngine's ``cast_data`` convention asks: DDP does not move
+    ``BaseDataElement``s, and the losses build their targets from them.
 
     Args:
         pad_token_id (int): id used to pad ``input_ids``.
@@ -58,10 +61,24 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
 
     def _normalize(self, frames: List[torch.Tensor], mean: torch.Tensor,
                    std: torch.Tensor) -> torch.Tensor:
-        pixels = torch.cat([self.cast_data(f) for f in frames], dim=0).float()
-        assert pixels.dim() == 4 and pixels.shape[1] == 3, (
-            f'frames must be (N, 3, S, S), got {tuple(pixels.shape)}')
-        return (pixels - mean) / std
+        """(N_b, 3, S, S) uint8 per sample -> one (sum N_b, 3, S, S) float batch.
+
+        Each sample is converted into its slice of the output and normalised in
+        place: one float copy of the frames, not three (long test videos at
+        1024 px would otherwise triple the largest input of the batch).
+        """
+        shapes = {tuple(f.shape[1:]) for f in frames}
+        assert len(shapes) == 1 and all(f.dim() == 4 and f.shape[1] == 3 for f in frames), (
+            f'frames must be (N, 3, S, S) of one size, got {[tuple(f.shape) for f in frames]}')
+        pixels = torch.empty((sum(len(f) for f in frames), *shapes.pop()), dtype=torch.float32,
+                             device=self.device)
+        start = 0
+        for f in frames:
+            chunk = pixels[start:start + len(f)]
+            chunk.copy_(self.cast_data(f))
+            chunk.sub_(mean).div_(std)
+            start += len(f)
+        return pixels
 
     def forward(self, data: dict, training: bool = False) -> Dict:
         inputs = data['inputs']
@@ -87,4 +104,4 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
             sam_pixels=self._normalize([x['sam_pixels'] for x in inputs],
                                        self.sam_mean, self.sam_std),
             num_frames=[len(x['sam_pixels']) for x in inputs])
-        return dict(inputs=model_inputs, data_samples=data_samples)
+        return dict(inputs=model_inputs, data_samples=self.cast_data(data_samples))

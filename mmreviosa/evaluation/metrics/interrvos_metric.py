@@ -128,8 +128,9 @@ class InterRVOSMetric(BaseMetric):
                 result = score_expression(
                     video_id,
                     exp_id,
-                    _field(sample, 'gt_actor_masks'),
-                    _field(sample, 'gt_target_masks', required=False),
+                    # GT masks follow the model's device (data preprocessor)
+                    _as_numpy(_field(sample, 'gt_actor_masks')),
+                    _as_numpy(_field(sample, 'gt_target_masks', required=False)),
                     pred_actor,
                     pred_target,
                     bool(_field(sample, 'has_interaction')),

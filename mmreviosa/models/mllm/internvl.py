@@ -19,12 +19,11 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmreviosa.models.mllm.internvl_config import config_from_dict, internvl2_5_config  # noqa: F401
-from mmreviosa.models.mllm.internvl_config import parse_dtype
 from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
 from mmreviosa.models.mllm.tokenizer import (IGNORE_INDEX, IMAGE_TOKENS, IMG_CONTEXT_TOKEN,
                                              ROLE_TOKENS, build_tokenizer_from_cfg)
-from mmreviosa.models.utils import TrainedStateMixin
+from mmreviosa.models.utils import TrainedStateMixin, compute_in_float32, parse_dtype
 from mmreviosa.registry import MODELS
 
 #: Tokens whose ids the model and the data pipeline must agree on (buffer order).
@@ -100,8 +99,8 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         if tokenizer is None and pretrained is not None:
             raise ValueError('InternVLMLLM(pretrained=...) needs the tokenizer config')
         self.tokenizer = build_tokenizer_from_cfg(tokenizer)
-        self.model = self._build_model(pretrained, config, attn_implementation,
-                                       parse_dtype(torch_dtype))
+        dtype = parse_dtype(torch_dtype)
+        self.model = self._build_model(pretrained, config, attn_implementation, dtype)
         new_token_ids = self._add_tokens()
         self.freeze_vision_encoder = freeze_vision_encoder
         self.freeze_projector = freeze_projector
@@ -116,6 +115,8 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         if not freeze_llm:
             self.language_model.requires_grad_(True)
             self.model.lm_head.requires_grad_(True)
+        if dtype != torch.float32:
+            self._keep_trained_in_float32()
         self._trained_names = [n for n, p in self.named_parameters() if p.requires_grad]
         self.save_trained_only = (pretrained is not None if save_trained_only is None
                                   else save_trained_only)
@@ -145,6 +146,20 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
                 f'InternVL only supports -1 (InternVL-2.5 uses select_layer=-1)')
         model.config.text_config.use_cache = False
         return model
+
+    def _keep_trained_in_float32(self) -> None:
+        """Trained modules of a half-precision model keep float32 weights.
+
+        peft already keeps LoRA and the trainable token rows in float32; the
+        parts trained in full (the pixel-shuffle MLP by default) are cast here.
+        """
+        parts = [(self.vision_model, not self.freeze_vision_encoder),
+                 (self.projector, not self.freeze_projector),
+                 (self.language_model, not self.freeze_llm),
+                 (self.model.lm_head, not self.freeze_llm)]
+        for module, trained in parts:
+            if trained:
+                compute_in_float32(module)
 
     def _add_tokens(self) -> List[int]:
         """Resize the embeddings for the tokenizer; record the special token ids.

@@ -9,6 +9,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
+from mmreviosa.models.utils import module_dtype
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 
@@ -205,8 +206,13 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
         return out, capture.attention
 
     def _project_roles(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """(B, L, D) hidden states at (B, R) role positions -> (B, R, C) SAM2 prompts."""
-        return self.projector(gather_positions(hidden, positions))
+        """(B, L, D) hidden states at (B, R) role positions -> (B, R, C) SAM2 prompts.
+
+        The hidden states come in the MLLM's dtype (bf16 with bf16 weights); the
+        projector, a trained module, keeps float32 weights and its own dtype.
+        """
+        role_hidden = gather_positions(hidden, positions)
+        return self.projector(role_hidden.to(module_dtype(self.projector)))
 
     def _add_attention_points(self, frame_prompts: torch.Tensor, role_attention: torch.Tensor,
                               inputs: dict, data_samples: List[InterRVOSDataSample]
