@@ -11,6 +11,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from mmreviosa.datasets.validation import check_expression, read_rgb_image, stack_frames
 from mmreviosa.registry import MODELS
 
 #: Transforms of a test pipeline that read files; in-memory videos skip them.
@@ -60,30 +61,28 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
 
 def read_video(video: Union[str, Sequence[np.ndarray]]) -> np.ndarray:
-    """A folder of frames, a video file or a list of arrays -> (T, H, W, 3) RGB uint8."""
+    """A folder of frames, a video file or a list of arrays -> (T, H, W, 3) RGB uint8.
+
+    Frames are checked as the dataset checks them (``mmreviosa.datasets.validation``):
+    a truncated JPEG, an undecodable file or frames of different sizes raise.
+
+    Raises:
+        FileNotFoundError: no such folder or file, or a folder without images.
+        OSError: a frame file cannot be read or decoded completely.
+        ValueError: frames of different sizes, or not RGB uint8 arrays.
+    """
     if isinstance(video, str):
         if osp.isdir(video):
-            import cv2
             names = sorted(f for f in os.listdir(video) if f.lower().endswith(_IMAGE_SUFFIXES))
             if not names:
                 raise FileNotFoundError(f'no image files ({_IMAGE_SUFFIXES}) in folder {video}')
-            frames = []
-            for name in names:
-                image = cv2.imread(osp.join(video, name), cv2.IMREAD_COLOR)
-                if image is None:
-                    raise OSError(f'cannot read frame {osp.join(video, name)}')
-                frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-            video = frames
-        elif osp.isfile(video):
+            frames = [read_rgb_image(osp.join(video, name)) for name in names]
+            return stack_frames(frames, f'video {video}', names=names)
+        if osp.isfile(video):
             from mmreviosa.datasets.video_io import read_video_frames
             return read_video_frames(video)
-        else:
-            raise FileNotFoundError(f'video {video} is neither a folder of frames nor a file')
-    frames = np.stack([np.asarray(f) for f in video])
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f'frames must be RGB uint8 arrays (H, W, 3), got {frames.shape} '
-                         f'{frames.dtype}')
-    return frames
+        raise FileNotFoundError(f'video {video} is neither a folder of frames nor a file')
+    return stack_frames(video, 'video')
 
 
 def _inference_pipeline(cfg: Config) -> List[dict]:
@@ -109,11 +108,14 @@ def inference_video(model: torch.nn.Module, video: Union[str, Sequence[np.ndarra
     Returns:
         VideoPrediction: masks of every frame at the input resolution, and
         the generated answer.
+
+    Raises:
+        ValueError: an empty expression, or frames the dataset would reject
+            (see :func:`read_video`).
     """
+    check_expression(expression, 'inference_video')
     frames = read_video(video)
     num_frames = len(frames)
-    if num_frames == 0:
-        raise ValueError('the video has no frames')
     item = dict(video_id='video', exp_id='0', expression=expression,
                 num_video_frames=num_frames,
                 frame_names=[str(i).zfill(5) for i in range(num_frames)],

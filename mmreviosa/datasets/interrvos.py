@@ -1,9 +1,8 @@
 """The InterRVOS dataset: one item per (video, expression) pair."""
-import json
 import logging
 import os
 import os.path as osp
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
@@ -12,6 +11,7 @@ from mmengine.registry import DefaultScope
 from mmreviosa.datasets.layouts import (InvalidAnnotationError, get_layout, parse_expression,
                                         resolve_ann_file)
 from mmreviosa.datasets.pickled_store import PickledStore
+from mmreviosa.datasets.validation import check_frame_names, read_json_file
 from mmreviosa.datasets.video_io import (VIDEO_EXTENSIONS, count_video_frames,
                                          frame_names_for_length, video_frame_size)
 from mmreviosa.registry import DATASETS
@@ -24,17 +24,6 @@ VIDEO_FOLDERS = (FRAME_FOLDER, 'videos')
 
 def _natural_key(exp_id: str):
     return (0, int(exp_id), '') if exp_id.isdigit() else (1, 0, exp_id)
-
-
-def read_json_file(path: str, what: str) -> Any:
-    """Load a JSON file; errors name the file and say what it should hold."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
-    try:
-        with open(path, 'r', encoding='utf-8') as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f'{path} is not valid JSON ({what}): {err}') from err
 
 
 def _image_size(path: str, where: str) -> tuple:
@@ -241,9 +230,8 @@ class InterRVOSDataset(BaseDataset):
     def _read_video(self, video_id: str, entry: dict, where: str) -> dict:
         """Frame names, frame source and frame size of one video."""
         frames = entry.get('frames')
-        if frames is not None and not (isinstance(frames, list)
-                                       and all(isinstance(f, str) for f in frames)):
-            raise InvalidAnnotationError(f'{where}: "frames" must be a list of frame names')
+        if frames is not None:
+            frames = check_frame_names(frames, where)
         frame_dir = osp.join(self.frame_root, video_id)
         video_path = None
         if osp.isdir(frame_dir):
@@ -279,8 +267,6 @@ class InterRVOSDataset(BaseDataset):
                 raise InvalidAnnotationError(
                     f'{where}: the meta file lists {len(frames)} frames but {video_path} '
                     f'has {num_frames}')
-        if len(set(frames)) != len(frames):
-            raise InvalidAnnotationError(f'{where}: the frame list has repeated names')
         video = dict(frame_names=list(frames), frame_dir=frame_dir, video_path=video_path,
                      ori_shape=tuple(ori_shape), mask_dir=None)
         if self.mask_format == 'palette':

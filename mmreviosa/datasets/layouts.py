@@ -32,9 +32,10 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .validation import InvalidAnnotationError, check_expression
 
-class InvalidAnnotationError(ValueError):
-    """An annotation that cannot give a correct sample (names file, video, expression)."""
+__all__ = ['InvalidAnnotationError', 'Layout', 'LAYOUTS', 'get_layout', 'resolve_ann_file',
+           'parse_expression']
 
 
 @dataclass(frozen=True)
@@ -146,11 +147,8 @@ def parse_expression(layout: str, exp: Any, where: str) -> Dict[str, Any]:
     spec = get_layout(layout)
     if not isinstance(exp, dict):
         raise InvalidAnnotationError(f'{where}: expected an object with "exp", got {exp!r}')
-    text = exp.get('exp')
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidAnnotationError(f'{where}: "exp" must be a non-empty string, got {text!r}')
     parsed = dict(
-        expression=text,
+        expression=check_expression(exp.get('exp'), where),
         obj_id=_int_ids(exp.get('obj_id'), 'obj_id', where),
         anno_id=_str_ids(exp.get('anno_id'), 'anno_id', where),
         target_obj_id=[], target_anno_id=[], pair_exp_id=None)

@@ -116,3 +116,23 @@ def test_video_shorter_than_the_key_frames_gives_a_mask_per_frame(checkpoint, fr
     prediction = inference_video(model, list(frames[:num_frames]), 'the red square')
     _check(prediction, frames[:num_frames].shape[:3])
     assert prediction.target_masks is not None
+
+
+def test_bad_frames_and_expressions_are_rejected_as_the_dataset_does(checkpoint, frames, tmp_path):
+    """The checks of the dataset (mmreviosa.datasets.validation), not a decode that goes on."""
+    model = init_model(CONFIG, checkpoint)
+    folder = tmp_path / 'truncated'
+    folder.mkdir()
+    for i, frame in enumerate(frames[:2]):
+        cv2.imwrite(str(folder / f'{i:05d}.jpg'), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    data = (folder / '00001.jpg').read_bytes()
+    (folder / '00001.jpg').write_bytes(data[:len(data) // 2])  # libjpeg would fill grey
+    with pytest.raises(OSError, match=r'00001.jpg is not a complete JPEG'):
+        inference_video(model, str(folder), 'the red square')
+    for empty in ('', '   '):
+        with pytest.raises(ValueError, match=r'expression \("exp"\) must be a non-empty string'):
+            inference_video(model, list(frames), empty)
+    mixed = [frames[0], frames[1][:30]]
+    with pytest.raises(ValueError, match=r'frames have different sizes: frame 0 is \(37, 51\), '
+                                         r'frame 1 is \(30, 51\)'):
+        inference_video(model, mixed, 'the red square')

@@ -247,7 +247,7 @@ BAD_INPUTS = {
     'pair_not_in_video': (_bad_pair, r"pair_exp_id '7' is not another expression", ['0']),
     'actor_is_target': (_shared_role, r'anno ids \[.11.\] are both actor and target', ['1']),
     'no_actor': (_no_actor, r'no actor anno_id', ['2']),
-    'no_text': (_no_text, r'"exp" must be a non-empty string', ['2']),
+    'no_text': (_no_text, r'expression \("exp"\) must be a non-empty string', ['2']),
 }
 
 

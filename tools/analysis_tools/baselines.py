@@ -28,11 +28,11 @@ import os.path as osp
 from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple
 
 import numpy as np
-from pycocotools import mask as mask_utils
 from terminaltables import AsciiTable
 
 from mmreviosa.datasets.intershapes import matching_objects, parse_expression
 from mmreviosa.evaluation.functional import contour_accuracy, region_similarity
+from mmreviosa.evaluation.functional.mask_rle import decode_masks
 
 METRIC_KEYS = ('actor_J', 'actor_F', 'actor_JF', 'target_J', 'target_F', 'target_JF',
                'rvos_J', 'rvos_F', 'rvos_JF')
@@ -76,21 +76,24 @@ def decode_objects(video_id: str, video: dict, mask_dict: dict) -> Dict[int, np.
         raise KeyError(f'Video {video_id} has no "objects" field: baselines need the per-object '
                        f'metadata written by make_intershapes.py')
     num_frames = len(video['frames'])
-    rles = {}
+    rles, anno_ids = {}, {}
     for obj_id, obj in video['objects'].items():
         key = str(obj['anno_id'])
         if key not in mask_dict or len(mask_dict[key]) != num_frames:
             raise KeyError(f'Video {video_id}: anno_id {key} missing from mask_dict or without '
                            f'one entry per frame ({num_frames})')
-        rles[int(obj_id)] = mask_dict[key]
+        rles[int(obj_id)], anno_ids[int(obj_id)] = mask_dict[key], key
     sizes = {tuple(r['size']) for frames in rles.values() for r in frames if r is not None}
     if len(sizes) != 1:
         raise ValueError(f'Video {video_id}: expected one mask size, found {sorted(sizes)}')
-    height, width = sizes.pop()
-    empty = np.zeros((height, width), bool)
-    return {obj_id: np.stack([empty if r is None else mask_utils.decode(r).astype(bool)
-                              for r in frames])
-            for obj_id, frames in rles.items()}
+    shape = sizes.pop()
+    masks = {}
+    for obj_id, frames in rles.items():
+        try:
+            masks[obj_id] = decode_masks(frames, shape, video['frames'])
+        except ValueError as err:
+            raise ValueError(f'video {video_id} anno id {anno_ids[obj_id]} {err}') from err
+    return masks
 
 
 def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None

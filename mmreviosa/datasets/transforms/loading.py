@@ -1,41 +1,19 @@
 """Reading the sampled frames and the role masks of an item."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from mmreviosa.datasets.validation import decode_rle, read_rgb_image, stack_frames
 from mmreviosa.datasets.video_io import read_video_frames
 from mmreviosa.registry import TRANSFORMS
 
-_JPEG_SUFFIXES = ('.jpg', '.jpeg')
+# decode_rle and read_rgb_image live in validation.py; they stay importable from here.
+__all__ = ['LoadVideoFrames', 'LoadRoleMasks', 'decode_rle', 'read_rgb_image']
 
 
 def _item_name(results: Dict) -> str:
     return f'video {results.get("video_id")} expression {results.get("exp_id")}'
-
-
-def read_rgb_image(path: str) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB with OpenCV.
-
-    A JPEG without its end-of-image marker is rejected: libjpeg decodes a
-    truncated file into a partly grey image with only a warning on stderr.
-
-    Raises:
-        OSError: the file is missing, truncated or not a decodable image.
-    """
-    import cv2
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as err:
-        raise OSError(f'cannot read {path}: {err}') from err
-    if path.lower().endswith(_JPEG_SUFFIXES):
-        tail = data[-64:].tobytes().rstrip(b'\x00\r\n ')
-        if data[:2].tobytes() != b'\xff\xd8' or not tail.endswith(b'\xff\xd9'):
-            raise OSError(f'{path} is not a complete JPEG (missing start or end marker)')
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise OSError(f'{path} is not a decodable image')
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 @TRANSFORMS.register_module()
@@ -72,44 +50,18 @@ class LoadVideoFrames(BaseTransform):
                 frames = list(read_video_frames(video_path, frame_inds))
             except (OSError, IndexError) as err:
                 raise OSError(f'{_item_name(results)}: {err}') from err
-        shapes = {f.shape[:2] for f in frames}
-        if len(shapes) != 1:
-            raise ValueError(f'{_item_name(results)}: frames have different sizes {sorted(shapes)}')
-        shape = shapes.pop()
+        names = results.get('frame_names')
+        frames = stack_frames(frames, _item_name(results),
+                              names=None if names is None else [names[i] for i in frame_inds])
+        shape = frames.shape[1:3]
         expected = results.get('ori_shape')
         if expected is not None and tuple(expected) != shape:
             raise ValueError(f'{_item_name(results)}: frames are {shape}, but the annotation '
                              f'says {tuple(expected)}')
-        results['frames'] = np.stack(frames)
+        results['frames'] = frames
         results['ori_shape'] = shape
         results['img_shape'] = shape
         return results
-
-
-def decode_rle(rle: dict, shape: Sequence[int]) -> np.ndarray:
-    """Decode one COCO RLE (compressed string/bytes or uncompressed counts) to (H, W) bool.
-
-    Raises:
-        ValueError: the RLE's ``size`` differs from ``shape`` or it cannot be decoded.
-    """
-    from pycocotools import mask as mask_utils
-    height, width = int(shape[0]), int(shape[1])
-    if [int(s) for s in rle['size']] != [height, width]:
-        raise ValueError(f'RLE size {list(rle["size"])} differs from the frame size '
-                         f'{[height, width]}')
-    counts = rle['counts']
-    try:
-        if isinstance(counts, list):
-            encoded = mask_utils.frPyObjects(rle, height, width)
-        else:
-            encoded = dict(size=[height, width],
-                           counts=counts.encode('ascii') if isinstance(counts, str) else counts)
-        mask = mask_utils.decode(encoded)
-    except Exception as err:  # pycocotools raises bare Exceptions on corrupt counts
-        raise ValueError(f'cannot decode RLE: {err}') from err
-    if mask.shape[:2] != (height, width):
-        raise ValueError(f'RLE decodes to {mask.shape[:2]}, expected {(height, width)}')
-    return mask.astype(bool).reshape(height, width)
 
 
 def _read_palette_png(path: str) -> np.ndarray:

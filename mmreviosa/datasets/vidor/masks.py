@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+# The one RLE decoder (checks that the runs cover the frame), re-exported for the pipeline.
+from mmreviosa.datasets.validation import decode_rle  # noqa: F401
 from mmreviosa.datasets.vidor.reader import Box
 
 logger = logging.getLogger(__name__)
@@ -24,15 +26,6 @@ def encode_rle(mask: np.ndarray) -> Rle:
     from pycocotools import mask as mask_utils
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {'size': [int(v) for v in rle['size']], 'counts': rle['counts'].decode('ascii')}
-
-
-def decode_rle(rle: Rle) -> np.ndarray:
-    """``(H, W)`` bool mask of a COCO RLE whose ``counts`` is str or bytes."""
-    from pycocotools import mask as mask_utils
-    counts = rle['counts']
-    if isinstance(counts, str):
-        counts = counts.encode('ascii')
-    return mask_utils.decode({'size': list(rle['size']), 'counts': counts}).astype(bool)
 
 
 def box_to_slices(box: Box, height: int, width: int, margin: float = 0.0

@@ -9,6 +9,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from mmreviosa.datasets.validation import decode_rle
+
 FrameRLE = Optional[Dict[str, object]]
 
 
@@ -43,31 +45,36 @@ def encode_masks(masks: np.ndarray) -> List[FrameRLE]:
     return encoded
 
 
-def decode_masks(encoded: Sequence[FrameRLE],
-                 shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
+def decode_masks(encoded: Sequence[FrameRLE], shape: Optional[Tuple[int, int]] = None,
+                 frame_names: Optional[Sequence[str]] = None) -> np.ndarray:
     """Decode per-frame RLEs (None = empty) to a ``(T, H, W)`` bool array.
+
+    Each RLE goes through :func:`mmreviosa.datasets.validation.decode_rle`,
+    which checks its size and that its runs cover the frame.
 
     Args:
         encoded: ``T`` entries as written by :func:`encode_masks`.
         shape: ``(H, W)``; needed only when every entry is None.
+        frame_names: how error messages call the frames (default: index).
 
     Returns:
         np.ndarray: ``(T, H, W)`` bool.
+
+    Raises:
+        ValueError: frames of different sizes, or an invalid RLE (naming the frame).
     """
-    sizes = {tuple(rle['size']) for rle in encoded if rle is not None}
-    if shape is not None:
-        sizes.add(tuple(shape))
-    if len(sizes) != 1:
-        raise ValueError('cannot decode masks: frame sizes '
-                         f'{sorted(sizes) or "unknown (all frames empty)"}')
-    height, width = sizes.pop()
+    names = [str(i) for i in range(len(encoded))] if frame_names is None else frame_names
+    if shape is None:
+        shape = next((rle['size'] for rle in encoded if isinstance(rle, dict) and 'size' in rle),
+                     None)
+        if shape is None:
+            raise ValueError('cannot decode masks: the frame size is unknown (all frames empty)')
+    height, width = (int(s) for s in shape)
     masks = np.zeros((len(encoded), height, width), bool)
     for frame, rle in enumerate(encoded):
         if rle is not None:
-            counts = rle['counts']
-            if isinstance(counts, list):  # uncompressed RLE
-                rle = mask_utils.frPyObjects(rle, height, width)
-            else:
-                rle = {'size': [height, width], 'counts': counts}
-            masks[frame] = mask_utils.decode(rle) > 0
+            try:
+                masks[frame] = decode_rle(rle, (height, width))
+            except ValueError as err:
+                raise ValueError(f'frame {names[frame]}: {err}') from err
     return masks

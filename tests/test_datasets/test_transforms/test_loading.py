@@ -151,3 +151,38 @@ def test_palette_masks_select_obj_ids(tmp_path):
                                    mask_paths=[path], obj_id=[2], target_obj_id=[1]))
     np.testing.assert_array_equal(results['gt_actor_masks'][0], ids == 2)
     np.testing.assert_array_equal(results['gt_target_masks'][0], ids == 1)
+
+
+# A 4 x 5 frame has 20 pixels; COCO run lengths must add up to exactly that.
+# '522' reads as runs [5, 2, 2] (9 pixels): pycocotools would fill the other 11 from
+# uninitialised memory; [5, 2, 2, 2, 10] is 21 pixels.
+SHORT_OR_LONG_RLES = [('522', 9), (b'522', 9), ([5, 2, 2, 2], 11), ([5, 2, 2, 2, 10], 21)]
+
+
+@pytest.mark.parametrize('counts,covered', SHORT_OR_LONG_RLES)
+def test_rle_whose_runs_do_not_cover_its_size_is_rejected(counts, covered):
+    with pytest.raises(ValueError, match=rf'runs cover {covered} pixels, the size \[4, 5\] has '
+                                         r'20'):
+        decode_rle(dict(size=[4, 5], counts=counts), (4, 5))
+    with pytest.raises(ValueError, match=rf'video v expression 2: anno id a frame 00000: .*runs '
+                                         rf'cover {covered} pixels'):
+        LoadRoleMasks()(dict(video_id='v', exp_id='2', frame_inds=[0], ori_shape=(4, 5),
+                             frame_names=['00000'], mask_format='rle', anno_id=['a'],
+                             target_anno_id=[], actor_rles=[[dict(size=[4, 5], counts=counts)]],
+                             target_rles=[]))
+
+
+def test_every_rle_decoder_rejects_runs_that_do_not_cover_the_size():
+    """The evaluation, the VidOR pipeline and the baselines decode with the same checks."""
+    from mmreviosa.datasets.vidor import decode_rle as vidor_decode_rle
+    from mmreviosa.evaluation.functional.mask_rle import decode_masks
+    from mmreviosa.testing import load_tool
+    baselines = load_tool('tools/analysis_tools/baselines.py')
+    short = dict(size=[4, 5], counts='522')
+    with pytest.raises(ValueError, match='runs cover 9 pixels'):
+        decode_masks([None, short])
+    with pytest.raises(ValueError, match='runs cover 9 pixels'):
+        vidor_decode_rle(short)
+    video = dict(frames=['00000'], objects={'1': dict(anno_id=7)})
+    with pytest.raises(ValueError, match='video v anno id 7 frame 00000: .*runs cover 9 pixels'):
+        baselines.decode_objects('v', video, {'7': [short]})
