@@ -14,9 +14,3 @@ assert (digit_version(mmengine_minimum_version) <= mmengine_version
     f'<{mmengine_maximum_version}.')
 
 __all__ = ['__version__', 'version_info', 'digit_version']
-
-# MMEngine 0.10.7 cannot read its own checkpoints under torch >= 2.6 (weights_only);
-# fix its local loader as soon as mmreviosa is imported, so `--resume` just works.
-from .engine.checkpoint import allow_mmengine_checkpoints  # noqa: E402
-
-allow_mmengine_checkpoints()

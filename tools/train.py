@@ -12,7 +12,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmreviosa.engine import setup_cpu_distributed
+from mmreviosa.engine import plain_data_checkpoints, setup_cpu_distributed
 from mmreviosa.utils import register_all_modules, setup_runtime
 
 
@@ -82,7 +82,10 @@ def main():
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    runner.train()
+    # --resume and load_from read checkpoints as plain data (MMEngine's message_hub included)
+    # without weights_only=False and without changing MMEngine's loader for anyone else.
+    with plain_data_checkpoints():
+        runner.train()
 
 
 if __name__ == '__main__':

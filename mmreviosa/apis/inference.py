@@ -11,6 +11,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from mmreviosa.engine.checkpoint import plain_data_checkpoints
 from mmreviosa.datasets.validation import check_expression, read_rgb_image, stack_frames
 from mmreviosa.registry import MODELS
 
@@ -55,7 +56,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     init_default_scope(cfg.get('default_scope', 'mmreviosa'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        with plain_data_checkpoints():  # plain data only: nothing in the file is run
+            load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.cfg = cfg
     return model.to(device).eval()
 

@@ -1,8 +1,9 @@
-from .checkpoint import (allow_mmengine_checkpoints, load_local_checkpoint,
-                         mmengine_checkpoint_globals)
+from .checkpoint import (CorruptCheckpointError, UnsafeCheckpointError, load_local_checkpoint,
+                         mmengine_checkpoint_globals, plain_data_checkpoints)
 from .cpu_distributed import CPUDistributedDataParallel, setup_cpu_distributed
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'load_local_checkpoint', 'mmengine_checkpoint_globals',
-    'CPUDistributedDataParallel', 'setup_cpu_distributed'
+    'CorruptCheckpointError', 'UnsafeCheckpointError', 'load_local_checkpoint',
+    'mmengine_checkpoint_globals', 'plain_data_checkpoints', 'CPUDistributedDataParallel',
+    'setup_cpu_distributed'
 ]
