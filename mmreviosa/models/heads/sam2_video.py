@@ -15,7 +15,6 @@ are dropped. Peak memory then does not grow with the number of frames.
 """
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -144,8 +143,9 @@ def propagate_with_memory(head: 'SAM2Head', frame_features: FrameFeatures, num_f
         out.pop('pred_masks_high_res', None)
         tracked[frame_idx] = out
         if window is not None:
-            for t in [t for t in tracked if not _still_read(t, frame_idx, reverse, first_key,
-                                                             window)]:
+            stale = [t for t in tracked
+                     if not _still_read(t, frame_idx, reverse, first_key, window)]
+            for t in stale:
                 del tracked[t]
 
 

@@ -1,8 +1,6 @@
 """Configurations of InternVL-2.5: the published architectures and small random ones."""
 import copy
-from typing import Optional, Union
-
-import torch
+from typing import Optional
 
 # InternViT-300M-448px-V2_5, the vision tower of InternVL-2.5 1B and 4B.
 _INTERNVIT_300M = dict(

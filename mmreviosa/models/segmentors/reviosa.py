@@ -1,6 +1,7 @@
 """ReVIOSa: an MLLM whose role tokens prompt SAM2 (InterRVOS, CVPR 2026)."""
 import logging
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Dict, List, Optional, Union
 
 import torch
@@ -313,8 +314,8 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
         """
         self._check_token_ids(data_samples)
         answers = self._answer_ids(inputs)
-        frame_offsets = [0] + torch.cumsum(torch.tensor(inputs['num_frames']), 0).tolist()
-        key_offsets = [0] + torch.cumsum(torch.tensor(inputs['num_key_frames']), 0).tolist()
+        frame_offsets = [0, *accumulate(inputs['num_frames'])]
+        key_offsets = [0, *accumulate(inputs['num_key_frames'])]
         tokenizer = self.mllm.tokenizer
         for b, sample in enumerate(data_samples):
             prompt = inputs['input_ids'][b][inputs['attention_mask'][b].bool()]
@@ -335,7 +336,8 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
                 print_log(f'video {sample.video_id} expression {sample.exp_id}: the answer '
                           f'{sample.pred_text!r} has no role token; predicting empty masks',
                           logger='current', level=logging.WARNING)
-                sample.pred_actor_masks = torch.zeros((T, *ori_shape), dtype=torch.bool)
+                sample.pred_actor_masks = torch.zeros((T, *ori_shape), dtype=torch.bool,
+                                                      device='cpu')  # as the masks below
                 sample.pred_target_masks = None
                 continue
             roles = [r for r in range(self.num_roles) if found[0, r]]

@@ -1,4 +1,5 @@
 """Training losses of :class:`~mmreviosa.models.segmentors.ReVIOSa` besides the LM loss."""
+from itertools import accumulate
 from typing import Dict, List
 
 import torch
@@ -107,7 +108,7 @@ class ReVIOSaLossMixin:
                                             [k * tokens_per_frame for k in num_key])
         grid = int(round(tokens_per_frame ** 0.5))
         # GT masks of the key frames: (B, R, K, S, S)
-        starts = [0] + torch.cumsum(torch.tensor(inputs['num_frames']), 0).tolist()[:-1]
+        starts = [0, *accumulate(inputs['num_frames'])][:-1]
         key_masks = []
         for b, sample in enumerate(data_samples):
             idx = torch.as_tensor(sample.key_frame_inds, device=gt.device) + starts[b]

@@ -9,10 +9,10 @@ def nearest_key_frames(num_frames: int, key_frame_inds: Sequence[int]) -> torch.
     key frame nearest in time; ties go to the earlier key frame.
 
     Returns:
-        (num_frames,) long tensor.
+        (num_frames,) long tensor on the CPU (host-side bookkeeping).
     """
-    keys = torch.as_tensor(list(key_frame_inds), dtype=torch.float)
-    frame_inds = torch.arange(num_frames, dtype=torch.float)
+    keys = torch.as_tensor(list(key_frame_inds), dtype=torch.float, device='cpu')
+    frame_inds = torch.arange(num_frames, dtype=torch.float, device='cpu')
     # argmin returns the first minimum: sort keys so ties go to the earlier key
     order = torch.argsort(keys)
     distance = (frame_inds[:, None] - keys[order][None]).abs()

@@ -12,6 +12,7 @@ from mmreviosa.datasets.intershapes import generate_split
 from mmreviosa.models.segmentors.role_utils import attention_points
 from mmreviosa.registry import DATASETS, MODELS
 from mmreviosa.testing import info_nce_by_loop
+from mmreviosa.testing.tiny import intershapes_batch, with_real_recipe_freezing
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
                   'reviosa_tiny_intershapes.py')
@@ -37,32 +38,11 @@ def points_cfg(cfg):
     return Config.fromfile(CONFIG.replace('.py', '_points.py'))
 
 
-def _batch(cfg, root, train=True, which=('with_target', 'without')):
-    pipeline = cfg.train_pipeline if train else cfg.test_pipeline
-    dataset = DATASETS.build(dict(type='InterRVOSDataset', data_root=root, pipeline=pipeline,
-                                  test_mode=not train))
-    # one interaction expression and one without, so both branches run
-    items = [dataset.get_data_info(i) for i in range(len(dataset))]
-    with_target = next(i for i, d in enumerate(items) if d['target_anno_id'])
-    without = next(i for i, d in enumerate(items) if not d['target_anno_id'])
-    index = dict(with_target=with_target, without=without)
-    return pseudo_collate([dataset[index[w]] for w in which])
-
-
-def _lora_model_cfg(cfg):
-    """The tiny model with the real recipe's frozen parts: LoRA LLM, frozen encoders."""
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.mllm.update(lora=dict(type='LoraConfig', r=4, lora_alpha=8), freeze_llm=True,
-                          freeze_vision_encoder=True)
-    model_cfg.sam2_head.update(freeze_image_encoder=True)
-    return model_cfg
-
-
 def test_loss_has_separate_keys_and_gradients_reach_only_trained_parts(cfg, split_root):
     torch.manual_seed(0)
-    model = MODELS.build(_lora_model_cfg(cfg))
+    model = MODELS.build(with_real_recipe_freezing(cfg.model))
     model.train()
-    data = model.data_preprocessor(_batch(cfg, split_root), True)
+    data = model.data_preprocessor(intershapes_batch(cfg, split_root), True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_actor_mask', 'loss_actor_dice', 'loss_target_mask',
                            'loss_target_dice', 'loss_lm', 'loss_aml', 'loss_visual_actor_mask',
@@ -90,7 +70,7 @@ def test_target_loss_of_non_interaction_item_is_weighted_out(cfg, split_root):
     """The target loss only counts the interaction item: a non-interaction batch gives 0."""
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    data = model.data_preprocessor(_batch(cfg, split_root, which=('without', )), True)
+    data = model.data_preprocessor(intershapes_batch(cfg, split_root, which=('without', )), True)
     losses = model(**data, mode='loss')
     assert losses['loss_target_mask'].item() == 0 and losses['loss_target_dice'].item() == 0
     assert losses['loss_actor_mask'].item() > 0
@@ -99,7 +79,7 @@ def test_target_loss_of_non_interaction_item_is_weighted_out(cfg, split_root):
 def test_predict_masks_follow_the_answer(cfg, split_root):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
-    batch = _batch(cfg, split_root, train=False)
+    batch = intershapes_batch(cfg, split_root, train=False)
     shapes = [tuple(s.ori_shape) for s in batch['data_samples']]
     frames = [len(s.frame_names) for s in batch['data_samples']]
 
@@ -128,7 +108,7 @@ def test_predict_masks_follow_the_answer(cfg, split_root):
 def test_save_then_load_gives_identical_predictions(cfg, split_root, tmp_path, trained_only):
     from mmengine.runner import load_checkpoint, save_checkpoint
     torch.manual_seed(0)
-    model_cfg = _lora_model_cfg(cfg)
+    model_cfg = with_real_recipe_freezing(cfg.model)
     # trained_only: what configs with pretrained weights do (frozen parts left out).
     model_cfg.mllm.save_trained_only = trained_only
     model_cfg.sam2_head.save_trained_only = trained_only
@@ -139,7 +119,7 @@ def test_save_then_load_gives_identical_predictions(cfg, split_root, tmp_path, t
             if p.requires_grad:
                 p.add_(0.05 * torch.randn_like(p))
     model.test_cfg['force_answer'] = 'Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>'
-    batch = _batch(cfg, split_root, train=False)
+    batch = intershapes_batch(cfg, split_root, train=False)
     expected = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
     path = str(tmp_path / 'ckpt.pth')
     state = model.state_dict()
@@ -163,7 +143,7 @@ def test_gt_point_losses_scale_with_their_weight_only(points_cfg, split_root):
     changes."""
     torch.manual_seed(0)
     model = MODELS.build(points_cfg.model).eval()
-    data = model.data_preprocessor(_batch(points_cfg, split_root), True)
+    data = model.data_preprocessor(intershapes_batch(points_cfg, split_root), True)
     with torch.no_grad():
         model.point_aux_weight = 1.0
         once = model(**data, mode='loss')
@@ -177,7 +157,7 @@ def test_gt_point_losses_scale_with_their_weight_only(points_cfg, split_root):
 
 def test_attention_points_are_where_the_role_token_looks(points_cfg, split_root):
     model = MODELS.build(points_cfg.model)
-    data = model.data_preprocessor(_batch(points_cfg, split_root), True)
+    data = model.data_preprocessor(intershapes_batch(points_cfg, split_root), True)
     input_ids = data['inputs']['input_ids']
     batch, length = input_ids.shape
     image = input_ids == model.mllm.image_token_id
@@ -216,7 +196,7 @@ def test_point_prompt_options_are_checked(points_cfg):
 def test_predict_prompts_each_key_frame_at_its_own_attention_point(points_cfg, split_root):
     torch.manual_seed(0)
     model = MODELS.build(points_cfg.model).eval()
-    batch = model.data_preprocessor(_batch(points_cfg, split_root, train=False), False)
+    batch = model.data_preprocessor(intershapes_batch(points_cfg, split_root, train=False), False)
     seen = []
     original = model.sam2_head.predict_video
 
@@ -240,7 +220,7 @@ def test_point_prompts_without_the_aml_read_unsupervised_attention(points_cfg, s
     model_cfg.update(loss_aml=None)  # aml_layers stay: the points are read there
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
-    data = model.data_preprocessor(_batch(points_cfg, split_root), True)
+    data = model.data_preprocessor(intershapes_batch(points_cfg, split_root), True)
     losses = model(**data, mode='loss')
     assert 'loss_aml' not in losses and 'loss_gtpoint_actor_mask' in losses
     losses['loss_actor_mask'].backward()
@@ -261,7 +241,7 @@ def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root, align
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.train()
-    data = model.data_preprocessor(_batch(cfg, split_root), True)
+    data = model.data_preprocessor(intershapes_batch(cfg, split_root), True)
     losses = model(**data, mode='loss')
     assert {'loss_visual_actor_mask', 'loss_visual_actor_dice', 'loss_visual_target_mask',
             'loss_visual_target_dice', 'loss_visual_align'} <= set(losses)
