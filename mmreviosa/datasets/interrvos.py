@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 from mmreviosa.datasets.layouts import (InvalidAnnotationError, get_layout, parse_expression,
                                         resolve_ann_file)
 from mmreviosa.datasets.pickled_store import PickledStore
-from mmreviosa.datasets.validation import check_frame_names, read_json_file
+from mmreviosa.datasets.validation import anno_mask_error, check_frame_names, read_json_file
 from mmreviosa.datasets.video_io import (VIDEO_EXTENSIONS, count_video_frames,
                                          frame_names_for_length, video_frame_size)
 from mmreviosa.registry import DATASETS
@@ -307,29 +307,10 @@ class InterRVOSDataset(BaseDataset):
 
     def _check_anno(self, anno_id: str, video: dict, mask_dict: dict) -> Optional[str]:
         """Why the masks of ``anno_id`` do not fit ``video`` (None if they do); cached."""
-        if anno_id in self._anno_errors:
-            return self._anno_errors[anno_id]
-        error, rles = None, mask_dict.get(anno_id)
-        names, shape = video['frame_names'], list(video['ori_shape'])
-        if anno_id not in mask_dict:
-            error = f'anno id {anno_id} is missing from {self.mask_path}'
-        elif not isinstance(rles, list) or len(rles) != len(names):
-            num = len(rles) if isinstance(rles, list) else type(rles).__name__
-            error = (f'anno id {anno_id} has {num} masks in {self.mask_path}, expected one '
-                     f'(RLE or null) per frame ({len(names)})')
-        else:
-            for name, rle in zip(names, rles):
-                if rle is None:
-                    continue
-                if not isinstance(rle, dict) or 'counts' not in rle or 'size' not in rle:
-                    error = f'anno id {anno_id} frame {name}: expected a COCO RLE, got {rle!r:.80}'
-                elif list(rle['size']) != shape:
-                    error = (f'anno id {anno_id} frame {name}: RLE size {list(rle["size"])} '
-                             f'differs from the frame size {shape}')
-                if error:
-                    break
-        self._anno_errors[anno_id] = error
-        return error
+        if anno_id not in self._anno_errors:
+            self._anno_errors[anno_id] = anno_mask_error(
+                anno_id, mask_dict, video['frame_names'], video['ori_shape'], self.mask_path)
+        return self._anno_errors[anno_id]
 
     def _build_stores(self, data_list: List[dict], video_infos: Dict[str, dict],
                       mask_dict: Optional[dict]) -> None:

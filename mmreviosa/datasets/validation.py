@@ -204,3 +204,44 @@ def decode_rle(rle: dict, shape: Optional[Sequence[int]] = None) -> np.ndarray:
     except Exception as err:  # pycocotools raises bare Exceptions on corrupt counts
         raise ValueError(f'cannot decode RLE: {err}') from err
     return mask.astype(bool).reshape(height, width)
+
+
+def anno_mask_error(anno_id: str, mask_dict: dict, frame_names: Sequence[str],
+                    shape: Optional[Sequence[int]], mask_path: str) -> Optional[str]:
+    """Why the masks of ``anno_id`` in a mask_dict do not fit a video (None if they do).
+
+    Checks, without decoding, that the anno id is present with one entry per
+    frame, each a COCO RLE of the frame size or null.  Whether an RLE's runs
+    cover its size is checked when it is decoded (:func:`decode_rle`).
+
+    Args:
+        anno_id: the annotation id.
+        mask_dict: ``{anno_id: [RLE or None per frame]}``.
+        frame_names: the video's frames.
+        shape: the frame size ``(H, W)``; None: the size of the first RLE,
+            which every other RLE must share.
+        mask_path: the mask_dict file, for the messages.
+
+    Returns:
+        str | None: the reason, naming the anno id, the file and the frame.
+    """
+    if anno_id not in mask_dict:
+        return f'anno id {anno_id} is missing from {mask_path}'
+    rles = mask_dict[anno_id]
+    if not isinstance(rles, list) or len(rles) != len(frame_names):
+        num = len(rles) if isinstance(rles, list) else type(rles).__name__
+        return (f'anno id {anno_id} has {num} masks in {mask_path}, expected one '
+                f'(RLE or null) per frame ({len(frame_names)})')
+    expected = None if shape is None else [int(s) for s in shape]
+    for name, rle in zip(frame_names, rles):
+        if rle is None:
+            continue
+        if not isinstance(rle, dict) or 'counts' not in rle or not isinstance(
+                rle.get('size'), (list, tuple)):
+            return f'anno id {anno_id} frame {name}: expected a COCO RLE, got {rle!r:.80}'
+        if expected is None:
+            expected = list(rle['size'])
+        elif list(rle['size']) != expected:
+            return (f'anno id {anno_id} frame {name}: RLE size {list(rle["size"])} differs '
+                    f'from the frame size {expected}')
+    return None

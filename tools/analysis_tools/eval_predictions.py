@@ -12,18 +12,22 @@ target}/<frame>.png`` (or the MeViS layout ``Annotations/<video>/<exp_id>/
 ``meta_expressions.json`` and ``mask_dict.json`` (InterRVOS or MeViS format).
 
 Expressions without a prediction score 0 (J = F = 0 for each role, and a
-wrong interaction prediction), with a warning listing them. Malformed
-predictions (missing frames, another frame size) stop the run with an error
-naming the video and expression. Prints the metric table and, with ``--out``,
-writes the metrics as flat JSON (``interrvos/<key>``; null where a group is
-empty).
+wrong interaction prediction), with a warning listing them. Bad input stops
+the run, before any scoring where it can be found without decoding, with a
+one-line error naming the file, video and expression (exit status 2): the
+split is checked as ``InterRVOSDataset`` checks it (malformed JSON, a video
+without frames, an empty expression, an anno id missing from mask_dict or
+without one RLE per frame, RLEs of different sizes; see
+``mmreviosa.datasets.validation``), predictions for missing frames, masks
+of another frame size, and RLEs whose runs do not cover their size.
+Prints the metric table and, with ``--out``, writes the metrics as flat
+JSON (``interrvos/<key>``; null where a group is empty).
 """
 import argparse
 import json
 import logging
 import math
 import multiprocessing
-import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
@@ -35,8 +39,7 @@ from mmreviosa.evaluation.functional.interrvos_scores import (format_metrics_tab
                                                               role_swap_iou, score_expression,
                                                               summarize_scores)
 from mmreviosa.evaluation.functional.prediction_io import (PredictionReader, annotation_frame_shape,
-                                                           read_split_expressions,
-                                                           union_of_annotations)
+                                                           read_split, union_of_annotations)
 
 # Set in each worker (inherited on fork, or by the pool initializer).
 _STATE: dict = {}
@@ -60,9 +63,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def _init_worker(reader: PredictionReader, mask_dict: Dict[str, list],
-                 bound_th: float) -> None:
+                 mask_path: str, bound_th: float) -> None:
     _STATE['reader'] = reader
     _STATE['mask_dict'] = mask_dict
+    _STATE['mask_path'] = mask_path
     _STATE['bound_th'] = bound_th
 
 
@@ -95,11 +99,11 @@ def score_spec(spec: dict) -> dict:
                                         spec['has_interaction'],
                                         spec['pair_exp_id'])
     shape = _frame_shape(spec, reader, mask_dict)
-    where = f'video {video_id!r} expression {exp_id!r}'
-    gt_actor = union_of_annotations(mask_dict, spec['anno_id'],
-                                    len(frame_names), shape, where)
+    where = f'{_STATE["mask_path"]}: video {video_id} expression {exp_id}'
+    gt_actor = union_of_annotations(mask_dict, spec['anno_id'], frame_names,
+                                    shape, where)
     gt_target = union_of_annotations(mask_dict, spec['target_anno_id'],
-                                     len(frame_names), shape, where)
+                                     frame_names, shape, where)
     actor, target, _ = reader.load(video_id, exp_id, frame_names, shape)
     score = score_expression(
         video_id,
@@ -138,15 +142,13 @@ def evaluate_predictions(predictions: str,
         dict: the metrics (keys of ``METRIC_KEYS``, percentages).
     """
     logger = MMLogger.get_current_instance()
-    specs = read_split_expressions(split_root)
-    mask_path = osp.join(split_root, 'mask_dict.json')
-    with open(mask_path, 'r', encoding='utf-8') as file:
-        mask_dict = json.load(file)
-    # malformed predictions (missing frames) fail now, not halfway through
+    # a malformed split or malformed predictions (missing frames) fail now,
+    # not halfway through
+    specs, mask_dict, mask_path = read_split(split_root)
     reader = PredictionReader(predictions)
     for spec in specs:
         reader.check(spec['video_id'], spec['exp_id'], spec['frame_names'])
-    init_args = (reader, mask_dict, bound_th)
+    init_args = (reader, mask_dict, mask_path, bound_th)
     bar = dict(total=len(specs), disable=not progress, desc='scoring')
     if workers <= 1:
         _init_worker(*init_args)
@@ -172,8 +174,12 @@ def evaluate_predictions(predictions: str,
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     MMLogger.get_instance('mmreviosa', log_level='INFO')
-    metrics = evaluate_predictions(args.predictions, args.split_root,
-                                   args.workers, args.bound_th)
+    try:
+        metrics = evaluate_predictions(args.predictions, args.split_root,
+                                       args.workers, args.bound_th)
+    except (ValueError, OSError) as err:  # bad input: the message says where
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     if args.out:
         # nan (a group without expressions) is written as null: valid JSON
         flat = {

@@ -27,6 +27,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmreviosa.datasets.layouts import parse_expression
+from mmreviosa.datasets.validation import (InvalidAnnotationError, anno_mask_error,
+                                           check_frame_names, read_json_file)
+
 from .mask_rle import decode_masks
 
 PREDICTION_FORMAT = 'interrvos-predictions-v1'
@@ -98,10 +102,10 @@ class PredictionReader:
         self.source = source
         self.videos: Optional[Dict[str, Dict[str, dict]]] = None
         if osp.isfile(source):
-            with open(source, 'r', encoding='utf-8') as file:
-                content = json.load(file)
+            content = read_json_file(source, 'predictions')
             if not isinstance(content, dict) or content.get(
-                    'format') != PREDICTION_FORMAT:
+                    'format') != PREDICTION_FORMAT or not isinstance(
+                        content.get('videos'), dict):
                 raise ValueError(f'{source} is not a prediction file of '
                                  f'format {PREDICTION_FORMAT!r}')
             self.videos = content['videos']
@@ -209,7 +213,10 @@ class PredictionReader:
         if sizes - {tuple(frame_shape)}:
             raise ValueError(f'{where}: mask size {sorted(sizes)} differs '
                              f'from the ground truth {tuple(frame_shape)}')
-        return decode_masks(chosen, frame_shape)
+        try:
+            return decode_masks(chosen, frame_shape, frame_names)
+        except ValueError as err:
+            raise ValueError(f'{where}: {err}') from err
 
     @staticmethod
     def _png_paths(folder: str, frame_names: Sequence[str],
@@ -243,6 +250,11 @@ class PredictionReader:
 def read_split_expressions(split_root: str) -> List[dict]:
     """Expressions of a split in the dataset format (MeViS included).
 
+    The entries are checked as ``InterRVOSDataset`` checks them
+    (``mmreviosa.datasets.validation``): malformed JSON, a video without
+    frames, an empty expression or one without an actor anno id is an error
+    naming the file, video and expression.
+
     Args:
         split_root: folder with ``meta_expressions.json``.
 
@@ -251,56 +263,105 @@ def read_split_expressions(split_root: str) -> List[dict]:
         frame_names, anno_id (actor), target_anno_id ([] without
         interaction), has_interaction and pair_exp_id; sorted by
         ``(video_id, exp_id)``.
+
+    Raises:
+        ValueError: see above (``InvalidAnnotationError`` is one).
     """
     path = osp.join(split_root, 'meta_expressions.json')
-    with open(path, 'r', encoding='utf-8') as file:
-        videos = json.load(file)['videos']
+    meta = read_json_file(path, 'expression file')
+    videos = meta.get('videos') if isinstance(meta, dict) else None
+    if not isinstance(videos, dict):
+        raise ValueError(f'{path}: expected {{"videos": {{<video_id>: ...}}}}')
     expressions = []
     for video_id, video in videos.items():
+        where_video = f'{path}: video {video_id}'
+        if not isinstance(video, dict) or not isinstance(
+                video.get('expressions'), dict):
+            raise InvalidAnnotationError(
+                f'{where_video}: expected {{"frames": [...], "expressions": '
+                '{...}}')
+        frame_names = check_frame_names(video.get('frames'), where_video)
         for exp_id, exp in video['expressions'].items():
-            anno_ids = [str(anno) for anno in exp.get('anno_id', [])]
-            if not anno_ids:
-                raise ValueError(f'{path}: video {video_id!r} expression '
-                                 f'{exp_id!r} has no anno_id')
-            target_ids = [str(anno) for anno in exp.get('target_anno_id', [])]
-            pair = exp.get('pair_exp_id')
+            where = f'{where_video} expression {exp_id}'
+            # MeViS entries lack the target fields and read as actor-only.
+            parsed = parse_expression('interrvos', exp, where)
+            if not parsed['anno_id']:
+                raise InvalidAnnotationError(f'{where}: no actor anno_id')
             expressions.append(
                 dict(
                     video_id=str(video_id),
                     exp_id=str(exp_id),
-                    expression=exp.get('exp', ''),
-                    frame_names=[str(name) for name in video['frames']],
-                    anno_id=anno_ids,
-                    target_anno_id=target_ids,
-                    has_interaction=bool(target_ids),
-                    pair_exp_id=None if pair is None else str(pair)))
+                    expression=parsed['expression'],
+                    frame_names=list(frame_names),
+                    anno_id=parsed['anno_id'],
+                    target_anno_id=parsed['target_anno_id'],
+                    has_interaction=bool(parsed['target_anno_id']),
+                    pair_exp_id=parsed['pair_exp_id']))
     return sorted(expressions, key=lambda e: (e['video_id'], e['exp_id']))
 
 
+def read_split(split_root: str) -> Tuple[List[dict], Dict[str, list], str]:
+    """Expressions and masks of a split, checked against each other before any scoring.
+
+    Args:
+        split_root: folder with ``meta_expressions.json`` and ``mask_dict.json``.
+
+    Returns:
+        tuple: the expressions (:func:`read_split_expressions`), the
+        mask_dict ``{anno_id: [RLE or None per frame]}`` and its path.
+
+    Raises:
+        ValueError: as :func:`read_split_expressions`, and an anno id missing
+            from the mask_dict, without one RLE (or null) per frame, or with
+            RLEs of different sizes, naming both files, video and expression.
+    """
+    specs = read_split_expressions(split_root)
+    meta_path = osp.join(split_root, 'meta_expressions.json')
+    mask_path = osp.join(split_root, 'mask_dict.json')
+    mask_dict = read_json_file(mask_path, 'mask_dict (anno id -> per-frame RLE)')
+    if not isinstance(mask_dict, dict):
+        raise ValueError(f'{mask_path}: expected {{"<anno_id>": [RLE or null, ...]}}')
+    errors: Dict[Tuple[str, int], Optional[str]] = {}
+    for spec in specs:
+        for anno_id in spec['anno_id'] + spec['target_anno_id']:
+            key = (anno_id, len(spec['frame_names']))
+            if key not in errors:
+                errors[key] = anno_mask_error(anno_id, mask_dict,
+                                              spec['frame_names'], None,
+                                              mask_path)
+            if errors[key]:
+                raise InvalidAnnotationError(
+                    f'{meta_path}: video {spec["video_id"]} expression '
+                    f'{spec["exp_id"]}: {errors[key]}')
+    return specs, mask_dict, mask_path
+
+
 def union_of_annotations(mask_dict: Dict[str, list], anno_ids: Sequence[str],
-                         num_frames: int, frame_shape: Tuple[int, int],
+                         frame_names: Sequence[str], frame_shape: Tuple[int, int],
                          where: str) -> np.ndarray:
     """Union of the per-frame masks of several annotations (one role).
 
     Args:
-        mask_dict: ``{anno_id: [RLE or None per frame]}``.
+        mask_dict: ``{anno_id: [RLE or None per frame]}``, checked by
+            :func:`read_split`.
         anno_ids: the role's annotation ids (none: all-empty masks).
-        num_frames: T.
+        frame_names: the T frames.
         frame_shape: ``(H, W)``.
-        where: prefix of error messages.
+        where: prefix of error messages (mask file, video, expression).
 
     Returns:
         np.ndarray: ``(T, H, W)`` bool.
+
+    Raises:
+        ValueError: an RLE that does not fit ``frame_shape`` or whose runs do
+            not cover it, naming ``where``, the anno id and the frame.
     """
-    union = np.zeros((num_frames, ) + tuple(frame_shape), bool)
+    union = np.zeros((len(frame_names), ) + tuple(frame_shape), bool)
     for anno_id in anno_ids:
-        if anno_id not in mask_dict:
-            raise ValueError(f'{where}: anno_id {anno_id} not in mask_dict')
-        rles = mask_dict[anno_id]
-        if len(rles) != num_frames:
-            raise ValueError(f'{where}: anno_id {anno_id} has {len(rles)} '
-                             f'masks for {num_frames} frames')
-        union |= decode_masks(rles, frame_shape)
+        try:
+            union |= decode_masks(mask_dict[anno_id], frame_shape, frame_names)
+        except ValueError as err:
+            raise ValueError(f'{where}: anno id {anno_id} {err}') from err
     return union
 
 

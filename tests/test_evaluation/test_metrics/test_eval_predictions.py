@@ -144,3 +144,90 @@ def test_missing_frame_is_a_clear_error(exported, tmp_path):
     with pytest.raises(ValueError, match=r"'vid'.*'e2'.*00005"):
         eval_predictions.evaluate_predictions(
             str(tmp_path / 'short'), split, progress=False)
+
+
+# ----------------------------------------------------------------- bad input
+def _edit(path, change):
+    with open(path) as file:
+        content = json.load(file)
+    change(content)
+    with open(path, 'w') as file:
+        json.dump(content, file)
+
+
+def _split_copy(exported, tmp_path):
+    import shutil
+    split, out = exported
+    copy = str(tmp_path / 'split')
+    shutil.copytree(split, copy)
+    return copy, out
+
+
+@pytest.mark.parametrize('name', ['meta_expressions.json', 'mask_dict.json', 'predictions'])
+def test_malformed_json_is_an_error_naming_the_file(exported, tmp_path, name):
+    split, out = _split_copy(exported, tmp_path)
+    predictions = osp.join(out, 'predictions.json')
+    if name == 'predictions':
+        path = predictions = str(tmp_path / 'predictions.json')
+    else:
+        path = osp.join(split, name)
+    with open(path, 'w') as file:
+        file.write('{"videos": {')
+    with pytest.raises(ValueError, match=f'{path} is not valid JSON'):
+        eval_predictions.evaluate_predictions(predictions, split, progress=False)
+
+
+def test_missing_anno_id_is_an_error_naming_the_files_video_and_expression(exported, tmp_path):
+    split, out = _split_copy(exported, tmp_path)
+    _edit(osp.join(split, 'mask_dict.json'), lambda d: d.pop('2'))
+    # found before any expression is scored
+    with pytest.raises(ValueError, match=r"meta_expressions.json: video vid expression e0: anno "
+                                         r"id 2 is missing from .*mask_dict.json"):
+        eval_predictions.evaluate_predictions(out, split, progress=False)
+
+
+SHORT_RLE = {'size': [6, 8], 'counts': '522'}  # runs of 9 of the 48 pixels
+
+
+@pytest.mark.parametrize('where,rle,match', [
+    ('ground truth', SHORT_RLE,
+     r'mask_dict.json: video vid expression e2: anno id 3 frame 00005: .*runs cover 9'),
+    ('ground truth', dict(SHORT_RLE, size=[6, 9]),  # found before scoring, without decoding
+     r'meta_expressions.json: video vid expression e2: anno id 3 frame 00005: RLE size '
+     r'\[6, 9\] differs from the frame size \[6, 8\]'),
+    ('prediction', SHORT_RLE,
+     r"predictions.json: video 'vid' expression 'e2' actor: frame 00005: .*runs cover 9"),
+])
+def test_rle_that_does_not_fit_its_frame_is_an_error(exported, tmp_path, where, rle, match):
+    split, out = _split_copy(exported, tmp_path)
+    if where == 'ground truth':
+        _edit(osp.join(split, 'mask_dict.json'), lambda d: d['3'].__setitem__(1, rle))
+        predictions = out
+    else:
+        predictions = str(tmp_path / 'predictions.json')
+        with open(osp.join(out, 'predictions.json')) as file:
+            content = json.load(file)
+        content['videos']['vid']['e2']['actor'][1] = rle
+        with open(predictions, 'w') as file:
+            json.dump(content, file)
+    with pytest.raises(ValueError, match=match):
+        eval_predictions.evaluate_predictions(predictions, split, progress=False)
+
+
+def test_video_without_frames_is_an_error_as_in_the_dataset(exported, tmp_path):
+    """The dataset rejects a 0-frame video (skip_invalid=True skips it): here it is an error,
+    not a group that silently becomes n/a."""
+    split, out = _split_copy(exported, tmp_path)
+    _edit(osp.join(split, 'meta_expressions.json'),
+          lambda d: d['videos']['vid'].update(frames=[]))
+    with pytest.raises(ValueError, match=r'meta_expressions.json: video vid: the video has 0 '
+                                         r'frames'):
+        eval_predictions.evaluate_predictions(out, split, progress=False)
+
+
+def test_command_line_prints_one_line_error_and_fails(exported, tmp_path, capsys):
+    split, out = _split_copy(exported, tmp_path)
+    _edit(osp.join(split, 'mask_dict.json'), lambda d: d.pop('2'))
+    assert eval_predictions.main([out, split]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'anno id 2 is missing' in err
