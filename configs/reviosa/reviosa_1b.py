@@ -12,6 +12,12 @@
 # `python tools/analysis_tools/count_params.py configs/reviosa/reviosa_1b.py`.
 # Where the paper is silent (loss weights, LoRA rank, learning rate), values follow Sa2VA, whose
 # training recipe ReVIOSa extends; the AML weight (1.0) is our choice.
+# Precision: frozen weights in bf16 (as Sa2VA loads them); what the optimizer updates (LoRA, the
+# role-token rows, the pixel-shuffle MLP, the role projector, SAM2's mask decoder) in float32,
+# cast at module boundaries, so `tools/test.py` also runs without autocast.
+# Inputs as the published weights were trained: InternVL-2.5's chat template with its system
+# message (TokenizeConversation's default) and PIL bicubic resizing (InternVL's transform at 448,
+# SAM2's video loader at 1024; OpenCV's bicubic does not antialias when it shrinks).
 
 # ----------------------------------------------------------------------------- shared settings
 default_scope = 'mmreviosa'
@@ -40,13 +46,20 @@ model = dict(
         freeze_llm=True,                  # LoRA + the role-token rows train
         gradient_checkpointing=True,      # use_reentrant=False (needed by the AML)
         attn_implementation='reviosa_sdpa',   # 'reviosa_flash_attention_2' with flash_attn
-        torch_dtype='float32'),           # bf16 compute comes from AmpOptimWrapper below
+        torch_dtype='bfloat16'),          # trained modules stay float32 (see the top)
     sam2_head=dict(
         type='SAM2Head',
         model_cfg='configs/sam2.1/sam2.1_hiera_l.yaml',
         checkpoint=sam2_checkpoint,
         freeze_image_encoder=True,
+        image_encoder_dtype='bfloat16',
         freeze_memory=True,
+        # Sa2VA's layout: SAM2's "no click" padding tokens, then the role prompt: the sparse
+        # layout the pretrained decoder has seen (the role prompt alone, it has never seen).
+        prompt_layout='padded',
+        # The decoder's three ambiguity-mask outputs and IoU head get no loss (one role token
+        # names one object) and stay frozen at their pretrained values: SAM2's memory tracking
+        # picks among them on every frame without a prompt.
         loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=2.0),
         loss_dice=dict(type='mmdet.DiceLoss', use_sigmoid=True, activate=True, naive_dice=True,
                        eps=1.0, loss_weight=0.5),
@@ -61,7 +74,8 @@ train_pipeline = [
     dict(type='SampleFrames', num_frames=num_train_frames, mode='train'),
     dict(type='LoadVideoFrames'),
     dict(type='LoadRoleMasks'),
-    dict(type='ResizeForModels', mllm_size=mllm_size, sam_size=sam_size, backend='cv2'),
+    dict(type='ResizeForModels', mllm_size=mllm_size, sam_size=sam_size,
+         mllm_interpolation='bicubic', sam_interpolation='bicubic', backend='pillow'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles'),
     dict(type='PackInterRVOSInputs'),
@@ -70,7 +84,8 @@ test_pipeline = [
     dict(type='SampleFrames', mode='test', num_key_frames=num_key_frames),
     dict(type='LoadVideoFrames'),
     dict(type='LoadRoleMasks'),
-    dict(type='ResizeForModels', mllm_size=mllm_size, sam_size=sam_size, backend='cv2'),
+    dict(type='ResizeForModels', mllm_size=mllm_size, sam_size=sam_size,
+         mllm_interpolation='bicubic', sam_interpolation='bicubic', backend='pillow'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles', with_answer=False),
     dict(type='PackInterRVOSInputs'),
@@ -104,7 +119,8 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=4e-5, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=0.05,
+    # 5% of the first epoch, at least one iteration however small the training set
+    dict(type='WarmupLinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=0.05,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=0.05, end=max_epochs,
          convert_to_iter_based=True),

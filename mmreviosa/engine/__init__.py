@@ -1,9 +1,10 @@
 from .checkpoint import (CorruptCheckpointError, UnsafeCheckpointError, load_local_checkpoint,
                          mmengine_checkpoint_globals, plain_data_checkpoints)
 from .cpu_distributed import CPUDistributedDataParallel, setup_cpu_distributed
+from .schedulers import WarmupLinearLR
 
 __all__ = [
     'CorruptCheckpointError', 'UnsafeCheckpointError', 'load_local_checkpoint',
     'mmengine_checkpoint_globals', 'plain_data_checkpoints', 'CPUDistributedDataParallel',
-    'setup_cpu_distributed'
+    'setup_cpu_distributed', 'WarmupLinearLR'
 ]

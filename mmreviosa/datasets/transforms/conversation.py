@@ -23,9 +23,14 @@ from mmreviosa.models.mllm.tokenizer import (ACTOR_TOKEN, IGNORE_INDEX, IMG_CONT
                                              get_special_token_ids)
 from mmreviosa.registry import TRANSFORMS
 
-# The system prompt of the InternVL-2.5 chat template (its English form).
-SYSTEM_PROMPT = ('You are InternVL, a multimodal large language model jointly '
-                 'developed by Shanghai AI Laboratory and SenseTime.')
+#: The system message of InternVL-2.5's chat template ('internvl2_5' in InternVL's
+#: conversation.py), verbatim: what the published weights were fine-tuned with.
+SYSTEM_PROMPT = ('你是书生·万象，英文名是InternVL，是由上海人工智能实验室、清华大学及多家合作单位'
+                 '联合开发的多模态大语言模型。')
+# Part of the corpus of the tiny tokenizer since its first release; kept verbatim so that
+# the tiny tokenizer, and the token ids recorded in its checkpoints, stay the same.
+_TINY_CORPUS_SYSTEM_TEXT = ('You are InternVL, a multimodal large language model jointly '
+                            'developed by Shanghai AI Laboratory and SenseTime.')
 QUESTION_TEMPLATES = {
     # ReVIOSa: segment the actor, and the target when there is an interaction.
     'roles': 'Please segment the actor and, if it interacts with another '
@@ -62,7 +67,7 @@ def build_prompt(question: str, num_frames: int, num_image_tokens: int,
 
 def corpus_sentences() -> List[str]:
     """Fixed text of the templates (used to train the tiny tokenizer)."""
-    out = [SYSTEM_PROMPT, ANSWER_ACTOR_TARGET, ANSWER_ACTOR, ANSWER_SINGLE]
+    out = [_TINY_CORPUS_SYSTEM_TEXT, ANSWER_ACTOR_TARGET, ANSWER_ACTOR, ANSWER_SINGLE]
     out += [q.replace('{exp}', '') for q in QUESTION_TEMPLATES.values()]
     out += ['<|im_start|>system\n', '<|im_start|>user\n', '<|im_start|>assistant\n']
     return out
@@ -85,8 +90,9 @@ class TokenizeConversation(BaseTransform):
             'single_target' (probe the single-[SEG] model for the target).
         with_answer (bool): append the answer and build ``labels`` (training).
         max_length (int, optional): raise if the prompt is longer.
-        system_prompt (str): the system turn; InternVL-2.5's by default, none
-            when empty (a randomly initialised model gains nothing from it).
+        system_prompt (str): the system turn; InternVL-2.5's by default (the
+            real-scale configs), none when empty (the tiny configs: a randomly
+            initialised model gains nothing from it; Sa2VA also trains without).
     """
 
     def __init__(self, tokenizer, num_image_tokens: int, mode: str = 'roles',
