@@ -41,7 +41,9 @@ def export(config: str, checkpoint: str, out_dir: str, dtype: str = None) -> str
         model.to(cast)
     native.save_pretrained(osp.join(out_dir, 'mllm'), safe_serialization=True)
     model.mllm.tokenizer.save_pretrained(osp.join(out_dir, 'mllm'))
-    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    # Tensors, plus the checkpoint facts (plain data) that loading compares with the config.
+    state = {k: v.detach().clone().contiguous() if torch.is_tensor(v) else v
+             for k, v in model.state_dict().items()}
     path = osp.join(out_dir, 'reviosa.pth')
     torch.save(dict(state_dict=state, role_token_ids=dict(model.mllm.role_token_ids)), path)
     return path

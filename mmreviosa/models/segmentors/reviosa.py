@@ -10,7 +10,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
-from mmreviosa.models.utils import module_dtype
+from mmreviosa.models.utils import CheckpointFactsMixin, module_dtype
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 
@@ -44,7 +44,7 @@ def _build(cfg: Union[dict, nn.Module, None], **default_args) -> Optional[nn.Mod
 
 
 @MODELS.register_module()
-class ReVIOSa(ReVIOSaLossMixin, BaseModel):
+class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
     """Interaction-aware referring video object segmentation.
 
     The MLLM reads the key frames and the expression and answers with role
@@ -179,6 +179,19 @@ class ReVIOSa(ReVIOSaLossMixin, BaseModel):
     @property
     def num_roles(self) -> int:
         return len(self.role_ids)
+
+    def checkpoint_facts(self) -> Dict[str, object]:
+        """What a checkpoint must share with this config; saved with the weights and compared
+        on load (:class:`CheckpointFactsMixin`), since the single-[SEG] and role-token models
+        have the same weight names and shapes."""
+        facts = dict(role_mode=self.role_mode)
+        if self.mllm.role_token_ids:  # empty when built without a tokenizer (counting)
+            facts['role_tokens'] = {t: self.mllm.role_token_ids[t]
+                                    for t in MODE_ROLE_TOKENS[self.role_mode]}
+        facts.update(mllm_hidden_size=self.mllm.hidden_size,
+                     mllm_num_layers=self.mllm.model.config.text_config.num_hidden_layers,
+                     sam2_prompt_dim=self.sam2_head.prompt_dim)
+        return facts
 
     def _check_token_ids(self, data_samples: List[InterRVOSDataSample]) -> None:
         """The pipeline's role-token ids must be the model's (once per process)."""
