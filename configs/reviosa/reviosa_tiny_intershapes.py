@@ -28,6 +28,8 @@ frame_size = 64                   # InterShapes frames are 64 x 64
 num_train_frames = 4              # frames sampled per training item (all seen by the MLLM)
 num_key_frames = 4                # frames the MLLM reads at test time
 num_image_tokens = 16             # (64 / 8) ** 2 patches * 0.5 ** 2 pixel shuffle
+max_position_embeddings = 512     # the tiny LLM's positions: longer items are rejected
+max_new_tokens = 12               # longest generated answer
 tokenizer = dict(type='build_role_tokenizer', tokenizer=dict(type='build_tiny_tokenizer'))
 system_prompt = ''                # a randomly initialised model gains nothing from InternVL's
 
@@ -44,7 +46,7 @@ model = dict(
                         patch_size=[8, 8]),
             text=dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4,
                       num_key_value_heads=2, intermediate_size=256,
-                      max_position_embeddings=512),
+                      max_position_embeddings=max_position_embeddings),
             downsample_ratio=0.5),
         lora=None,
         freeze_vision_encoder=False,
@@ -67,7 +69,7 @@ model = dict(
     visual_align='contrastive',   # InfoNCE among the batch's referents, centred (not 'mse')
     lm_loss_weight=4.0,           # the role token's hidden state also decides whether a
                                   # [SEG_TAR] follows; the alignment competes for it
-    test_cfg=dict(max_new_tokens=12, use_memory=False))
+    test_cfg=dict(max_new_tokens=max_new_tokens, use_memory=False))
 
 # ----------------------------------------------------------------------------- data
 train_pipeline = [
@@ -77,6 +79,7 @@ train_pipeline = [
     dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles', system_prompt=system_prompt),
+    dict(type='CheckContextLength', max_length=max_position_embeddings),
     dict(type='PackInterRVOSInputs'),
 ]
 test_pipeline = [
@@ -86,6 +89,7 @@ test_pipeline = [
     dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles', with_answer=False, system_prompt=system_prompt),
+    dict(type='CheckContextLength', max_length=max_position_embeddings, reserved=max_new_tokens),
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(

@@ -51,11 +51,12 @@ class InterRVOSDataset(BaseDataset):
 
     Each item (``get_data_info``) holds: video_id, exp_id, expression,
     frame_names (all frames of the video), frame_paths (None for a video
-    file), video_path (None for JPEGs), num_video_frames, ori_shape (H, W),
-    obj_id, anno_id (actor), target_obj_id, target_anno_id ([] without an
-    interaction), has_interaction (``bool(target_anno_id)``), pair_exp_id
-    (None if missing), mask_format ('rle', 'palette' or None when the split
-    has no masks), sample_idx, type_id (ReVOS), and the mask source:
+    file), video_path (None for JPEGs), ann_file (for error messages),
+    num_video_frames, ori_shape (H, W), obj_id, anno_id (actor),
+    target_obj_id, target_anno_id ([] without an interaction),
+    has_interaction (``bool(target_anno_id)``), pair_exp_id (None if
+    missing), mask_format ('rle', 'palette' or None when the split has no
+    masks), sample_idx, type_id (ReVOS), and the mask source:
     ``actor_rles`` / ``target_rles`` (one list of per-frame RLE-or-None per
     anno id) for 'rle', ``mask_paths`` (one PNG per frame) for 'palette'.
 
@@ -73,7 +74,12 @@ class InterRVOSDataset(BaseDataset):
     differs from the frame size; an expression without an actor (when masks
     exist); a ``pair_exp_id`` not in the video.  A video with a single frame
     is allowed (training samples it repeatedly).  Decoding errors of a frame
-    (corrupt JPEG) surface in ``LoadVideoFrames`` with the same naming.
+    (corrupt JPEG) or of an RLE (runs not covering the frame) surface in
+    ``LoadVideoFrames`` / ``LoadRoleMasks`` with the same naming.  An item
+    the pipeline rejects as invalid (``InvalidAnnotationError``, e.g. an
+    expression longer than the MLLM's context, see ``CheckContextLength``)
+    is, with ``skip_invalid=True`` and in training, skipped with a logged
+    warning and another item drawn; at test time it is an error.
 
     Args:
         data_root (str): the split folder.
@@ -333,6 +339,7 @@ class InterRVOSDataset(BaseDataset):
         names = video['frame_names']
         info['frame_names'] = names
         info['video_path'] = video['video_path']
+        info['ann_file'] = self.ann_file
         info['frame_paths'] = None if video['frame_dir'] is None else [
             osp.join(video['frame_dir'], n + self.frame_ext) for n in names]
         if info['mask_format'] == 'rle':
@@ -341,6 +348,19 @@ class InterRVOSDataset(BaseDataset):
         elif info['mask_format'] == 'palette':
             info['mask_paths'] = [osp.join(video['mask_dir'], n + '.png') for n in names]
         return info
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        """The idx-th item through the pipeline; None (draw another) for an invalid
+        training item under ``skip_invalid``."""
+        try:
+            return super().prepare_data(idx)
+        except InvalidAnnotationError as err:
+            if not self.skip_invalid or self.test_mode:
+                raise
+            item = self.get_raw_item(idx)
+            print_log(f'Skipped video {item["video_id"]} expression {item["exp_id"]}: {err}; '
+                      f'drawing another item', logger='current', level=logging.WARNING)
+            return None
 
     def expression_index(self) -> Dict[tuple, int]:
         """``{(video_id, exp_id): index}`` of every item (e.g. to look up pairs)."""

@@ -136,3 +136,10 @@ def test_bad_frames_and_expressions_are_rejected_as_the_dataset_does(checkpoint,
     with pytest.raises(ValueError, match=r'frames have different sizes: frame 0 is \(37, 51\), '
                                          r'frame 1 is \(30, 51\)'):
         inference_video(model, mixed, 'the red square')
+
+
+def test_expression_longer_than_the_context_is_a_value_error(checkpoint, frames):
+    model = init_model(CONFIG, checkpoint)
+    with pytest.raises(ValueError, match=r'expression 0: \d+ tokens, more than the 512 '
+                                         r'positions of the MLLM'):
+        inference_video(model, list(frames), 'the red square pushing the blue box ' * 100)

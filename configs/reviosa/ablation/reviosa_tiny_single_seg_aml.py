@@ -12,6 +12,7 @@ train_pipeline = [
     dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}},
          num_image_tokens={{_base_.num_image_tokens}}, mode='single',
          system_prompt={{_base_.system_prompt}}),
+    dict(type='CheckContextLength', max_length={{_base_.max_position_embeddings}}),
     dict(type='PackInterRVOSInputs'),
 ]
 test_pipeline = [
@@ -23,6 +24,8 @@ test_pipeline = [
     dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}},
          num_image_tokens={{_base_.num_image_tokens}}, mode='single', with_answer=False,
          system_prompt={{_base_.system_prompt}}),
+    dict(type='CheckContextLength', max_length={{_base_.max_position_embeddings}},
+         reserved={{_base_.max_new_tokens}}),
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,3 +1,4 @@
+from .context_length import CheckContextLength
 from .conversation import TokenizeConversation
 from .formatting import PackInterRVOSInputs
 from .loading import LoadRoleMasks, LoadVideoFrames
@@ -6,5 +7,5 @@ from .sampling import SampleFrames
 
 __all__ = [
     'SampleFrames', 'LoadVideoFrames', 'LoadRoleMasks', 'ResizeForModels',
-    'VideoHorizontalFlip', 'TokenizeConversation', 'PackInterRVOSInputs'
+    'VideoHorizontalFlip', 'TokenizeConversation', 'CheckContextLength', 'PackInterRVOSInputs'
 ]

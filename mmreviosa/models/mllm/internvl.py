@@ -261,6 +261,12 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
     def _check_inputs(self, input_ids, attention_mask, pixel_values, labels=None) -> None:
         if input_ids.dim() != 2:
             raise ValueError(f'input_ids must be (B, L), got {tuple(input_ids.shape)}')
+        # Past its positions the LLM runs on without an error, and much worse.
+        max_positions = self.model.config.text_config.max_position_embeddings
+        if input_ids.shape[1] > max_positions:
+            raise ValueError(f'input_ids have {input_ids.shape[1]} tokens, more than the '
+                             f'{max_positions} positions of the language model '
+                             f'(max_position_embeddings): shorten the expression')
         for name, tensor in (('attention_mask', attention_mask), ('labels', labels)):
             if tensor is not None and tensor.shape != input_ids.shape:
                 raise ValueError(f'{name} {tuple(tensor.shape)} must match input_ids '

@@ -212,6 +212,20 @@ def test_image_token_count_must_match_images(tokenizer):
         mllm(input_ids, mask, pixel_values[:, :, :32, :32])
 
 
+def test_sequence_longer_than_the_positions_is_an_error(tokenizer):
+    """A prompt past max_position_embeddings would run silently with unseen positions."""
+    config = copy.deepcopy(TINY)
+    config['text']['max_position_embeddings'] = 128
+    mllm = build(tokenizer, config=config)
+    input_ids, mask, _, pixel_values = make_batch(tokenizer, ['the red ball ' * 40])
+    length = input_ids.shape[1]
+    assert length > 128
+    with pytest.raises(ValueError, match=rf'{length} tokens, more than the 128 positions'):
+        mllm(input_ids, mask, pixel_values)
+    with pytest.raises(ValueError, match=rf'{length} tokens, more than the 128 positions'):
+        mllm.generate(input_ids, mask, pixel_values, max_new_tokens=2)
+
+
 def test_generate_stops_at_im_end(tokenizer):
     mllm = build(tokenizer).eval()
     im_end = tokenizer.convert_tokens_to_ids('<|im_end|>')
