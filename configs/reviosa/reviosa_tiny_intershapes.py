@@ -141,6 +141,9 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2,
                     save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'))
+# Stop at the first non-finite loss or weight, before it is checkpointed (a diverged run would
+# otherwise go on with NaN losses and max_keep_ckpts would delete the last finite checkpoints).
+custom_hooks = [dict(type='FiniteLossHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -167,10 +167,18 @@ class AttentionMaskLoss(nn.Module):
             prediction, target = visual_attention, coverage
             has_mask = torch.ones_like(has_mask)
         prediction = prediction.clamp(max=1 - self.eps)
+        # A diverged model's NaN attention would stop in the input range check
+        # of binary_cross_entropy with a cryptic error; its patches get a NaN
+        # loss instead, so the non-finite value reaches the loss dict, where
+        # training stops naming it (FiniteLossHook).
+        finite = torch.isfinite(prediction)
+        prediction = torch.where(finite, prediction,
+                                 torch.full_like(prediction, 0.5))
         bce = F.binary_cross_entropy(prediction, target, reduction='none')
         target_entropy = -(torch.special.xlogy(target, target) +
                            torch.special.xlogy(1 - target, 1 - target))
-        divergence = bce - target_entropy
+        divergence = torch.where(finite, bce - target_entropy,
+                                 torch.full_like(bce, float('nan')))
         if self.normalize in ('frame_sum', 'clip_sum'):
             return divergence.sum(patch_dims), has_mask
         return divergence.mean(patch_dims), has_mask

@@ -224,3 +224,19 @@ def test_built_from_registry_and_shape_errors():
         criterion(attention, visual_positions, masks[:, :1], None, (2, 2, 2))
     with pytest.raises(ValueError, match='normalize must be one of'):
         AttentionMaskLoss(normalize='softmax')
+
+
+@pytest.mark.parametrize('mode', ['frame_sum', 'clip_sum', 'frame_max', 'none'])
+def test_non_finite_attention_gives_a_nan_loss_not_a_bce_range_error(mode):
+    """A diverged model's NaN attention must reach the loss dict (where FiniteLossHook names
+    it), not stop in binary_cross_entropy's input range check."""
+    attention, visual_positions, masks = random_case(seed=4)
+    attention[0, 0, 0, 0, visual_positions[0, 0]] = float('nan')
+    loss = AttentionMaskLoss(normalize=mode)(attention.requires_grad_(), visual_positions,
+                                             masks, None, (2, 2, 2))
+    assert torch.isnan(loss)
+    loss.backward()  # the graph stays usable
+    # only the groups that read the NaN are NaN: without that row the loss is finite
+    valid = torch.tensor([[False, True], [True, True]])
+    assert torch.isfinite(AttentionMaskLoss(normalize=mode)(
+        attention.detach(), visual_positions, masks, valid, (2, 2, 2)))
