@@ -5,7 +5,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmreviosa-installed
-REQS   := requirements/runtime.txt requirements/mminstall.txt requirements/nodeps.txt requirements/tests.txt setup.py
+REQS   := requirements/runtime.txt requirements/mminstall.txt requirements/nodeps.txt requirements/tests.txt \
+          requirements/deepspeed.txt setup.py
 
 .PHONY: install demo test test-fast bench clean-demo
 

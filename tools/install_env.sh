@@ -44,6 +44,8 @@ fi
 # mmcv's own runtime deps (the wheel was installed without them).
 $PIP install addict packaging yapf "mmdet==3.3.0"
 
+echo "[install] DeepSpeed (ZeRO-2 configs; its setup needs torch, hence no build isolation)"
+DS_BUILD_OPS=0 $PIP install --no-build-isolation -r "$HERE/requirements/deepspeed.txt"
 echo "[install] sam2 and xtuner without their pinned dependencies"
 SAM2_BUILD_CUDA=0 $PIP install --no-build-isolation --no-deps -r "$HERE/requirements/nodeps.txt"
 echo "[install] mmreviosa (editable)"

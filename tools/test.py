@@ -10,18 +10,24 @@ import math
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from mmreviosa.engine import plain_data_checkpoints, setup_cpu_distributed
+from mmreviosa.engine import load_trained_checkpoint, setup_cpu_distributed
 from mmreviosa.utils import register_all_modules, setup_runtime
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) an mmreviosa model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', help='checkpoint file, or the folder a DeepSpeed (ZeRO-2) config saves')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='bf16 autocast; without it every module computes in its weights\' dtype '
+             '(bf16 frozen weights, float32 trained modules in the real configs)')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics.json')
     parser.add_argument('--out', help='also write the metrics JSON to this path')
     parser.add_argument(
@@ -62,11 +68,16 @@ def main():
     cfg.load_from = None
     cfg.resume = False
 
+    # A plain Runner for every config, ZeRO-2 and FSDP ones included: testing needs no
+    # sharding, and load_trained_checkpoint reads what their strategies write.
     runner = Runner.from_cfg(cfg)
     # Strict: a checkpoint that does not fit the config must fail, not test a half-loaded model.
-    with plain_data_checkpoints():  # plain data only: nothing in the file is run
-        runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
-    metrics = runner.test()
+    # Plain data only: nothing in the file is run.
+    load_trained_checkpoint(runner.model, args.checkpoint, strict=True, logger=runner.logger)
+    # bf16, not MMEngine's TestLoop(fp16=True): Qwen2.5 activations overflow float16.
+    device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=args.amp):
+        metrics = runner.test()
     if is_main_process():
         flat = {k: _to_builtin(v) for k, v in metrics.items()}
         paths = [osp.join(cfg.work_dir, 'metrics.json')] + ([args.out] if args.out else [])

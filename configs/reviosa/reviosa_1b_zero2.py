@@ -1,5 +1,7 @@
 # ReVIOSa-1B with DeepSpeed ZeRO-2 through MMEngine's FlexibleRunner (multi-GPU / multi-node).
-# Needs `pip install deepspeed` (requirements/optional.txt). Launch as usual:
+# Needs DeepSpeed: `make install` puts it in .venv; into another environment:
+#   DS_BUILD_OPS=0 pip install --no-build-isolation -r requirements/deepspeed.txt
+# Checkpoints are folders (epoch_N.pth/); tools/test.py and init_model read them. Launch as usual:
 #   bash tools/dist_train.sh configs/reviosa/reviosa_1b_zero2.py 8
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=host0 \
 #       bash tools/dist_train.sh configs/reviosa/reviosa_1b_zero2.py 8

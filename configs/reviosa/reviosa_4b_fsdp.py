@@ -6,6 +6,9 @@ _base_ = ['./reviosa_4b.py']
 runner_type = 'FlexibleRunner'
 strategy = dict(
     type='FSDPStrategy',
+    # One full checkpoint file on rank 0 (MMEngine's default, 'local', writes a folder of
+    # per-rank shards that only the same FSDP layout can read): tools/test.py reads it.
+    state_dict_cfg='full',
     model_wrapper=dict(
         auto_wrap_policy=dict(type='torch.distributed.fsdp.wrap.size_based_auto_wrap_policy',
                               min_num_params=int(1e7)),

@@ -9,9 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
-from mmreviosa.engine.checkpoint import plain_data_checkpoints
+from mmreviosa.engine.strategy_checkpoints import load_trained_checkpoint
 from mmreviosa.datasets.validation import check_expression, read_rgb_image, stack_frames
 from mmreviosa.registry import MODELS
 
@@ -40,7 +39,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
     Args:
         config: config path or :class:`Config`.
-        checkpoint: checkpoint written by training (only trained weights; the
+        checkpoint: checkpoint written by training, a file or a DeepSpeed folder (only
+            trained weights; the
             frozen parts come from the pretrained paths in the config).
         device: e.g. 'cpu', 'cuda:0'.
         cfg_options: overrides merged into the config.
@@ -56,8 +56,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     init_default_scope(cfg.get('default_scope', 'mmreviosa'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        with plain_data_checkpoints():  # plain data only: nothing in the file is run
-            load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        # plain data only: nothing in the file is run; a DeepSpeed folder is read too
+        load_trained_checkpoint(model, checkpoint, strict=True)
     model.cfg = cfg
     return model.to(device).eval()
 

@@ -248,6 +248,23 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             high_res = [decoder.conv_s0(levels[-3]), decoder.conv_s1(levels[-2])]
         return SAM2Features(image_embeddings, image_pos, high_res)
 
+    def _half_precision_sam2(self):
+        """Autocast to SAM2's dtype when the whole of SAM2 is in half precision.
+
+        DeepSpeed's bf16 mode casts every module, buffers included, and sam2
+        builds some inputs in float32 (the coordinates of its random-Fourier
+        encoding, the padding point, the masks it writes to memory): those
+        products fail without autocast. With float32 buffers this does nothing.
+        """
+        matrix = self.sam2.sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix
+        return torch.autocast(matrix.device.type, dtype=matrix.dtype,
+                              enabled=matrix.dtype in (torch.bfloat16, torch.float16))
+
+    def _dense_pe(self, dtype: torch.dtype) -> Tensor:
+        """(1, C, h, w) positional encoding of the image embedding, in ``dtype``."""
+        with self._half_precision_sam2():
+            return self.sam2.sam_prompt_encoder.get_dense_pe().to(dtype)
+
     def embed_points(self, points: Tensor) -> Tensor:
         """SAM's sparse embedding of foreground points, to add to prompts.
 
@@ -265,7 +282,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         prompt_encoder = self.sam2.sam_prompt_encoder
         flat = points.reshape(1, -1, 2).float()
         size = self.image_size
-        encoded = prompt_encoder.pe_layer.forward_with_coords(flat * size, (size, size))
+        with self._half_precision_sam2():
+            encoded = prompt_encoder.pe_layer.forward_with_coords(flat * size, (size, size))
         label = prompt_encoder.point_embeddings[1].weight
         return (encoded + label).to(label.dtype).view(*points.shape[:-1], -1)
 
@@ -302,11 +320,12 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         sparse = prompts.unsqueeze(1).to(pix_feat.dtype)
         if self.prompt_layout == 'padded':
             no_click = (prompts.new_zeros(batch, 1, 2), prompts.new_full((batch, 1), -1))
-            padding, _ = prompt_encoder(points=no_click, boxes=None, masks=None)
+            with self._half_precision_sam2():
+                padding, _ = prompt_encoder(points=no_click, boxes=None, masks=None)
             sparse = torch.cat([padding.to(sparse.dtype), sparse], dim=1)
         mask_logits, _, output_tokens, _ = self.sam2.sam_mask_decoder(
             image_embeddings=pix_feat,
-            image_pe=prompt_encoder.get_dense_pe(),
+            image_pe=self._dense_pe(pix_feat.dtype),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=False,
@@ -374,8 +393,9 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         """
         self._check_key_frames(len(feats), key_frame_inds, prompts)
         logits: Dict[int, Tensor] = {}
-        propagate_with_memory(self, lambda t: feats.select([t]), len(feats),
-                              list(key_frame_inds), prompts, logits.__setitem__)
+        with self._half_precision_sam2():
+            propagate_with_memory(self, lambda t: feats.select([t]), len(feats),
+                                  list(key_frame_inds), prompts, logits.__setitem__)
         return torch.stack([logits[t] for t in range(len(feats))], dim=1)
 
     @torch.no_grad()
@@ -411,8 +431,9 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         def write_masks(t: int, logits: Tensor) -> None:
             masks[:, t] = self._to_masks(logits[None], ori_shape)[0]
 
-        propagate_with_memory(self, frame_features, num_frames, list(key_frame_inds), prompts,
-                              write_masks, window=memory_window(self.sam2))
+        with self._half_precision_sam2():
+            propagate_with_memory(self, frame_features, num_frames, list(key_frame_inds),
+                                  prompts, write_masks, window=memory_window(self.sam2))
         return masks
 
     @torch.no_grad()

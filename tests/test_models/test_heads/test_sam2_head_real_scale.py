@@ -125,3 +125,17 @@ def test_bf16_image_encoder_feeds_a_float32_decoder_with_and_without_autocast():
     with pytest.raises(ValueError, match='frozen image encoder'):
         SAM2Head(model_cfg=dict(TINY), image_encoder_dtype='bfloat16',
                  freeze_image_encoder=False)
+
+
+@pytest.mark.parametrize('use_memory', [True, False])
+def test_whole_head_in_bf16_as_deepspeed_casts_it(use_memory):
+    """DeepSpeed's bf16 mode casts every module and buffer to bf16, with no autocast."""
+    head = tiny_head(prompt_layout='padded').bfloat16()
+    torch.manual_seed(6)
+    pixels = torch.randn(4, 3, 64, 64)
+    prompts = torch.randn(2, 2, head.prompt_dim, dtype=torch.bfloat16)
+    feats = head.extract_features(pixels)
+    logits = head.decode(feats, prompts[:1].expand(4, -1, -1))
+    assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
+    masks = head.predict_video(pixels, [0, 2], prompts, (12, 12), use_memory=use_memory)
+    assert masks.shape == (2, 4, 12, 12)
