@@ -59,12 +59,12 @@ def test_role_check():
 
 # ---------------------------------------------------------------- configuration
 def test_openai_settings_come_from_config_or_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv('OPENAI_BASE_URL', 'http://example.invalid/v1/')
+    monkeypatch.setenv('OPENAI_BASE_URL', 'https://example.invalid/v1/')
     monkeypatch.setenv('OPENAI_API_KEY', 'sk-test')
     monkeypatch.setenv('OPENAI_MODEL', 'env-model')
     backend = build_backend('openai', {}, cache_dir=str(tmp_path))
     assert (backend.base_url, backend.api_key, backend.model) == \
-        ('http://example.invalid/v1', 'sk-test', 'env-model')
+        ('https://example.invalid/v1', 'sk-test', 'env-model')
     assert build_backend('openai', {'model': 'cfg-model'}).model == 'cfg-model'
     # The key is never part of what is stored in stage files.
     assert 'sk-test' not in json.dumps(backend.params())
