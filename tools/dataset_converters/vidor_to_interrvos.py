@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from mmreviosa.datasets.vidor.backends import load_llm_config
 from mmreviosa.datasets.vidor.pipeline import (DEFAULT_FPS, DEFAULT_SAM2_CONFIG, ConvertOptions,
                                                convert)
 
@@ -26,8 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='output split folder')
     parser.add_argument('--backend', default='template', choices=['template', 'openai', 'hf'],
                         help='language backend (default: template, offline)')
-    parser.add_argument('--llm-config', help='JSON or YAML file with the settings of the '
-                                             'openai / hf backend')
+    parser.add_argument('--llm-config', help='JSON or YAML file (plain data) with the settings '
+                                             'of the openai / hf backend')
     parser.add_argument('--mask-source', default='sam2', choices=['sam2', 'box'],
                         help='SAM2 prompted with the VidOR boxes, or the filled boxes')
     parser.add_argument('--fps', type=float, default=DEFAULT_FPS,
@@ -60,10 +61,11 @@ def main(argv=None) -> int:
                         format='%(levelname)s %(name)s: %(message)s')
     llm_config = None
     if args.llm_config:
-        from mmengine.fileio import load
-        llm_config = load(args.llm_config)
-        if not isinstance(llm_config, dict):
-            raise SystemExit(f'{args.llm_config}: expected a mapping of backend settings')
+        try:
+            llm_config = load_llm_config(args.llm_config)
+        except (ValueError, OSError) as err:
+            print(f'error: {err}', file=sys.stderr)
+            return 2
     options = ConvertOptions(
         vidor_root=args.vidor_root, split=args.split, out=args.out, backend=args.backend,
         llm_config=llm_config, mask_source=args.mask_source, fps=args.fps, workers=args.workers,

@@ -153,7 +153,7 @@ def convert_tokenizer(src: str, dst: str) -> int:
     for name in TOKENIZER_FILES:
         if osp.isfile(osp.join(src, name)):
             shutil.copy2(osp.join(src, name), osp.join(dst, name))
-    tokenizer = AutoTokenizer.from_pretrained(dst, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(dst, trust_remote_code=False, local_files_only=True)
     missing = [t for t in IMAGE_TOKENS if t not in tokenizer.get_vocab()]
     if missing:
         warnings.warn(f'{src}: the tokenizer lacks {missing}; adding them')
@@ -206,6 +206,11 @@ def convert_checkpoint(src: str, dst: str, dtype: Optional[str] = None) -> None:
         dtype: cast the weights ('float32', 'bfloat16', 'float16'); None keeps them.
     """
     from safetensors.torch import save_file
+
+    from mmreviosa.utils import check_local_pretrained
+    # Local only: SRC is the downloaded folder, never a hub name to fetch.
+    check_local_pretrained(osp.join(src, 'config.json'), 'InternVL-2.5 source checkpoint (SRC)',
+                           'download the published OpenGVLab/InternVL2_5-* folder first')
     os.makedirs(dst, exist_ok=True)
     with open(osp.join(src, 'config.json')) as f:
         source_config = json.load(f)

@@ -25,6 +25,7 @@ from mmreviosa.models.mllm.tokenizer import (IGNORE_INDEX, IMAGE_TOKENS, IMG_CON
                                              ROLE_TOKENS, build_tokenizer_from_cfg)
 from mmreviosa.models.utils import TrainedStateMixin, compute_in_float32, parse_dtype
 from mmreviosa.registry import MODELS
+from mmreviosa.utils import check_local_pretrained, internvl_hint
 
 #: Tokens whose ids the model and the data pipeline must agree on (buffer order).
 SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)
@@ -132,8 +133,10 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
             register_role_attention(attn_implementation[len(ROLE_ATTENTION_PREFIX):])
         attn = {'': 'sdpa', 'vision_config': 'sdpa', 'text_config': attn_implementation}
         if pretrained is not None:
+            # Local only: a missing folder must not turn into a hub download of that name.
+            check_local_pretrained(pretrained, 'InternVLMLLM pretrained', internvl_hint(pretrained))
             model = InternVLForConditionalGeneration.from_pretrained(
-                pretrained, dtype=dtype, attn_implementation=attn)
+                pretrained, dtype=dtype, attn_implementation=attn, local_files_only=True)
         else:
             hf_config = config_from_dict(
                 config, None if self.tokenizer is None else len(self.tokenizer))

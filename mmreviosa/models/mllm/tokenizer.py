@@ -28,8 +28,12 @@ CHAT_TOKENS = ('<|im_start|>', '<|im_end|>', '<|endoftext|>')
 
 
 def _load_pretrained(path: str, **kwargs):
+    """A tokenizer from a local folder (never a hub download; no remote code)."""
     from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
+    from mmreviosa.utils import check_local_pretrained, internvl_hint
+    check_local_pretrained(path, 'tokenizer', internvl_hint(path))
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True,
+                                         **kwargs)
 
 
 def _tiny_corpus() -> Iterable[str]:
