@@ -15,6 +15,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
@@ -46,6 +47,23 @@ def run(step: str, cmd: list) -> None:
     print(f'==> {step}: done in {time.time() - start:.0f} s', flush=True)
 
 
+def generate_command(python: str, data_root: str, num_videos: int, seed: int
+                     ) -> Optional[List[str]]:
+    """The command that generates InterShapes into ``data_root``, or None when it is complete.
+
+    Complete means both JSON files of every split exist (they are written last);
+    anything less (a fresh clone, or a generation that was interrupted) is
+    generated again from scratch with ``--overwrite``, so no stale video mixes in.
+    """
+    from mmreviosa.datasets.intershapes import SPLITS
+    complete = all(osp.isfile(osp.join(data_root, split, name)) for split in SPLITS
+                   for name in ('meta_expressions.json', 'mask_dict.json'))
+    if complete:
+        return None
+    return [python, 'tools/dataset_converters/make_intershapes.py', '--out', data_root,
+            '--num-videos', str(num_videos), '--seed', str(seed), '--overwrite']
+
+
 def main():
     args = parse_args()
     from mmengine.config import Config
@@ -60,10 +78,9 @@ def main():
     opts = ['--cfg-options'] + data_opts + list(args.cfg_options)
     start = time.time()
 
-    if not osp.exists(osp.join(data_root, 'test', 'meta_expressions.json')):
-        run('generate InterShapes', [
-            python, 'tools/dataset_converters/make_intershapes.py', '--out', data_root,
-            '--num-videos', str(num_videos), '--seed', str(args.seed)])
+    generate = generate_command(python, data_root, num_videos, args.seed)
+    if generate is not None:
+        run('generate InterShapes', generate)
 
     last = osp.join(work_dir, 'last_checkpoint')
     # No validation pass: the test split is evaluated right after, and time counts here.

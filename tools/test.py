@@ -30,6 +30,7 @@ def parse_args():
              '(bf16 frozen weights, float32 trained modules in the real configs)')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics.json')
     parser.add_argument('--out', help='also write the metrics JSON to this path')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, e.g. test_dataloader.dataset.data_root=DIR')
@@ -38,6 +39,9 @@ def parse_args():
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    # Checked before the evaluation: --out may hold the metrics of another run.
+    if args.out and osp.exists(args.out) and not args.overwrite:
+        parser.error(f'{args.out} exists; pass --overwrite to replace it')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
