@@ -10,10 +10,12 @@ Example:
 """
 import argparse
 import os.path as osp
+import sys
 
 import numpy as np
 
 from mmreviosa.apis import inference_video, init_model, read_video
+from mmreviosa.datasets.validation import check_expression
 from mmreviosa.visualization import overlay_masks, write_gif, write_video
 
 
@@ -31,8 +33,14 @@ def parse_args():
 
 def main():
     args = parse_args()
+    # Bad input fails before the model is built, as one error line (the dataset's checks).
+    try:
+        check_expression(args.expression, 'expression')
+        frames = read_video(args.video)
+    except (ValueError, OSError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     model = init_model(args.config, args.checkpoint, device=args.device)
-    frames = read_video(args.video)
     prediction = inference_video(model, list(frames), args.expression)
     caption = f'{args.expression} -> {prediction.text}'
     overlay = overlay_masks(frames, prediction.actor_masks, prediction.target_masks)

@@ -143,3 +143,19 @@ def test_expression_longer_than_the_context_is_a_value_error(checkpoint, frames)
     with pytest.raises(ValueError, match=r'expression 0: \d+ tokens, more than the 512 '
                                          r'positions of the MLLM'):
         inference_video(model, list(frames), 'the red square pushing the blue box ' * 100)
+
+
+def test_video_demo_rejects_bad_input_before_building_the_model(frames, tmp_path):
+    folder = tmp_path / 'truncated'
+    folder.mkdir()
+    cv2.imwrite(str(folder / '00000.jpg'), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    data = (folder / '00000.jpg').read_bytes()
+    (folder / '00000.jpg').write_bytes(data[:len(data) // 2])
+    env = dict(os.environ, MMREVIOSA_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, 'demo/video_demo.py', str(folder), 'the red square',
+                             CONFIG, 'no_checkpoint_needed.pth', '--out',
+                             str(tmp_path / 'demo.gif')], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith('error: ')
+    assert '00000.jpg is not a complete JPEG' in result.stderr
+    assert not (tmp_path / 'demo.gif').exists()

@@ -231,3 +231,12 @@ def test_command_line_prints_one_line_error_and_fails(exported, tmp_path, capsys
     assert eval_predictions.main([out, split]) == 2
     err = capsys.readouterr().err
     assert err.startswith('error: ') and 'anno id 2 is missing' in err
+
+
+def test_empty_expression_is_an_error_as_in_the_dataset(exported, tmp_path):
+    split, out = _split_copy(exported, tmp_path)
+    _edit(osp.join(split, 'meta_expressions.json'),
+          lambda d: d['videos']['vid']['expressions']['e3'].update(exp='  '))
+    with pytest.raises(ValueError, match=r'meta_expressions.json: video vid expression e3: the '
+                                         r'expression \("exp"\) must be a non-empty string'):
+        eval_predictions.evaluate_predictions(out, split, progress=False)
