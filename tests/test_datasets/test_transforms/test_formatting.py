@@ -128,8 +128,9 @@ def test_example_test_pipeline(split):
     packed = dataset[3]  # vid_b: 2 frames, no interaction
     inputs, sample = packed['inputs'], packed['data_samples']
     assert 'labels' not in inputs
-    assert sample.frame_inds == [0, 1] and sample.key_frame_inds == [0, 0, 1, 1]
+    # 2 frames, 4 key frames asked: each frame is a key frame once (SampleFrames)
+    assert sample.frame_inds == [0, 1] and sample.key_frame_inds == [0, 1]
     assert tuple(inputs['sam_pixels'].shape) == (2, 3, 64, 64)
-    assert tuple(inputs['mllm_pixels'].shape) == (4, 3, 64, 64)
+    assert tuple(inputs['mllm_pixels'].shape) == (2, 3, 64, 64)
     assert sample.has_interaction is False and not sample.gt_target_masks.any()
     assert tuple(sample.gt_actor_masks.shape) == (2, 20, 30)
