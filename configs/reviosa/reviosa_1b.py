@@ -30,6 +30,7 @@ sam_size = 1024                   # SAM2 input
 num_train_frames = 5              # frames per training item, all read by the MLLM (as Sa2VA)
 num_key_frames = 5                # frames the MLLM reads at test time; SAM2 memory covers the rest
 num_image_tokens = 256            # (448 / 14) ** 2 * 0.5 ** 2
+max_context = 32768               # Qwen2.5's max_position_embeddings
 tokenizer = dict(type='build_role_tokenizer', tokenizer=mllm_path)
 
 # ----------------------------------------------------------------------------- model
@@ -78,6 +79,7 @@ train_pipeline = [
          mllm_interpolation='bicubic', sam_interpolation='bicubic', backend='pillow'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles'),
+    dict(type='CheckContextLength', max_length=max_context),
     dict(type='PackInterRVOSInputs'),
 ]
 test_pipeline = [
@@ -88,6 +90,7 @@ test_pipeline = [
          mllm_interpolation='bicubic', sam_interpolation='bicubic', backend='pillow'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles', with_answer=False),
+    dict(type='CheckContextLength', max_length=max_context, reserved=32),   # max_new_tokens
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(
@@ -136,6 +139,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'))
+# Stop at the first non-finite loss or weight, naming the iteration and the losses, before a
+# checkpoint is written (the last finite one is kept).
+custom_hooks = [dict(type='FiniteLossHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
