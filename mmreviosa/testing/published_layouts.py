@@ -20,7 +20,8 @@ from typing import Dict, Optional
 import torch
 
 __all__ = ['INTERNVL2_5_CONFIGS', 'QWEN2_5_SPECIAL_TOKENS', 'INTERNVL_ADDED_TOKENS',
-           'write_internvl2_5_remote_checkpoint', 'write_sam2_checkpoint']
+           'write_qwen2_5_tokenizer', 'write_internvl2_5_remote_checkpoint',
+           'write_sam2_checkpoint']
 
 _INTERNVIT_300M = dict(
     architectures=['InternVisionModel'], attention_dropout=0.0, drop_path_rate=0.0, dropout=0.0,
@@ -129,7 +130,7 @@ def _random_tensor(key: str, shape: tuple, generator: torch.Generator) -> torch.
     return 0.02 * torch.randn(shape, generator=generator)
 
 
-def _write_qwen2_5_tokenizer(folder: str) -> None:
+def write_qwen2_5_tokenizer(folder: str) -> None:
     """A byte-level BPE tokenizer with Qwen2.5's file layout and special-token ids.
 
     The regular vocabulary is a small BPE (bytes and merges learned on English text)
@@ -197,7 +198,7 @@ def write_internvl2_5_remote_checkpoint(folder: str, size: str = '1b',
     tensors = {key: _random_tensor(key, shape, generator).to(torch.bfloat16)
                for key, shape in _remote_code_shapes(config).items()}
     save_file(tensors, osp.join(folder, 'model.safetensors'), metadata={'format': 'pt'})
-    _write_qwen2_5_tokenizer(folder)
+    write_qwen2_5_tokenizer(folder)
     return config
 
 
