@@ -99,7 +99,7 @@ def main(argv=None):
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
 
-    from mmreviosa.datasets.intershapes import SHAPES
+    from mmreviosa.builders.intershapes import SHAPES
     from mmreviosa.models.segmentors.role_utils import mask_centroids
     from mmreviosa.registry import DATASETS, MODELS
     from mmreviosa.utils import register_all_modules

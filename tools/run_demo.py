@@ -55,7 +55,7 @@ def generate_command(python: str, data_root: str, num_videos: int, seed: int
     anything less (a fresh clone, or a generation that was interrupted) is
     generated again from scratch with ``--overwrite``, so no stale video mixes in.
     """
-    from mmreviosa.datasets.intershapes import SPLITS
+    from mmreviosa.builders.intershapes import SPLITS
     complete = all(osp.isfile(osp.join(data_root, split, name)) for split in SPLITS
                    for name in ('meta_expressions.json', 'mask_dict.json'))
     if complete:

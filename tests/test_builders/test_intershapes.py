@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmreviosa.datasets.intershapes import (COLORS, SHAPES, SIZES, VOCABULARY, generate_intershapes,
+from mmreviosa.builders.intershapes import (COLORS, SHAPES, SIZES, VOCABULARY, generate_intershapes,
                                             generate_split, parse_expression, split_sizes)
 
 FRAME_SIZE = 64

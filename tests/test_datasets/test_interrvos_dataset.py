@@ -351,7 +351,7 @@ def test_config_of_another_package_builds_the_dataset(split, tmp_path):
 
 
 def test_intershapes_split_loads_with_consistent_pairs(tmp_path):
-    from mmreviosa.datasets.intershapes import generate_split
+    from mmreviosa.builders.intershapes import generate_split
     generate_split(str(tmp_path), 'valid', num_videos=2, seed=0, progress=False)
     dataset = InterRVOSDataset(str(tmp_path / 'valid'), pipeline=LOAD_ALL, test_mode=True)
     assert len(dataset) > 0 and not dataset.skipped

@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_from_local
 from torch._tensor import _rebuild_from_type_v2
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.engine.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
                                          load_local_checkpoint, plain_data_checkpoints)
 from mmreviosa.testing import REPO_ROOT

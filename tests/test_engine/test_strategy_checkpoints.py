@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.engine import load_trained_checkpoint, read_trained_state_dict
 from mmreviosa.registry import MODELS
 from mmreviosa.testing.tiny import intershapes_batch

@@ -94,7 +94,7 @@ def test_colour_prior_cannot_be_trained():
 def test_config_palette_is_the_intershapes_palette():
     from mmengine.config import Config
 
-    from mmreviosa.datasets.intershapes import COLORS, SHAPES
+    from mmreviosa.builders.intershapes import COLORS, SHAPES
     cfg = Config.fromfile(CONFIG)
     assert cfg.default_scope == 'mmengine'
     assert {k: tuple(v) for k, v in cfg.model.colours.items()} == COLORS
@@ -118,7 +118,7 @@ def _expected_scores(split_dir):
     The subject's colour comes from InterShapes' own expression parser; a pixel
     has it when its squared RGB distance to the fill colour is at most 60^2.
     """
-    from mmreviosa.datasets.intershapes import COLORS, parse_expression
+    from mmreviosa.builders.intershapes import COLORS, parse_expression
     with open(osp.join(split_dir, 'meta_expressions.json')) as f:
         videos = json.load(f)['videos']
     with open(osp.join(split_dir, 'mask_dict.json')) as f:
@@ -157,7 +157,7 @@ def test_runner_test_with_mmengine_scope(tmp_path, monkeypatch):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from mmreviosa.datasets.intershapes import generate_split
+    from mmreviosa.builders.intershapes import generate_split
     torch.set_num_threads(1)
     generate_split(str(tmp_path / 'data'), 'test', num_videos=2, seed=0, progress=False)
     split_dir = str(tmp_path / 'data' / 'test')

@@ -113,7 +113,7 @@ def test_missing_object_metadata_is_reported(interaction_split):
 
 
 def test_cli_on_a_generated_split_writes_every_metric(tmp_path, monkeypatch, capsys):
-    from mmreviosa.datasets.intershapes import generate_split
+    from mmreviosa.builders.intershapes import generate_split
     generate_split(str(tmp_path), 'test', 12, seed=3, progress=False)
     out = tmp_path / 'baselines.json'
     monkeypatch.setattr(sys, 'argv', [TOOL, '--data-root', str(tmp_path / 'test'),

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

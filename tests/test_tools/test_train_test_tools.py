@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = osp.join(ROOT, 'tests', 'data', 'configs', 'toy_intershapes.py')

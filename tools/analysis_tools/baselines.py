@@ -30,7 +30,7 @@ from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple
 import numpy as np
 from terminaltables import AsciiTable
 
-from mmreviosa.datasets.intershapes import matching_objects, parse_expression
+from mmreviosa.builders.intershapes import matching_objects, parse_expression
 from mmreviosa.evaluation.functional import contour_accuracy, region_similarity
 from mmreviosa.evaluation.functional.mask_rle import decode_masks
 

@@ -22,7 +22,7 @@ import time
 
 from terminaltables import AsciiTable
 
-from mmreviosa.datasets.intershapes import SPLITS, generate_intershapes
+from mmreviosa.builders.intershapes import SPLITS, generate_intershapes
 
 
 def parse_args():

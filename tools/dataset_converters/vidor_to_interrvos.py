@@ -6,14 +6,14 @@ Example::
         --vidor-root data/vidor --split training --out data/interrvos_vidor/train \\
         --mask-source sam2 --sam2-checkpoint checkpoints/sam2.1_hiera_large.pt
 
-Interrupted runs resume: rerun the same command.  See ``mmreviosa.datasets.vidor``.
+Interrupted runs resume: rerun the same command.  See ``mmreviosa.builders.vidor``.
 """
 import argparse
 import logging
 import sys
 
-from mmreviosa.datasets.vidor.backends import load_llm_config
-from mmreviosa.datasets.vidor.pipeline import (DEFAULT_FPS, DEFAULT_SAM2_CONFIG, ConvertOptions,
+from mmreviosa.builders.vidor.backends import load_llm_config
+from mmreviosa.builders.vidor.pipeline import (DEFAULT_FPS, DEFAULT_SAM2_CONFIG, ConvertOptions,
                                                convert)
 
 

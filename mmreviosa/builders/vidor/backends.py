@@ -1,7 +1,7 @@
 """Chat backends: an OpenAI-compatible HTTP server and a local transformers causal LM.
 
 Both share the prompts, cache, retries and strict parsing of
-:class:`~mmreviosa.datasets.vidor.llm.ChatBackend`; they only differ in how a
+:class:`~mmreviosa.builders.vidor.llm.ChatBackend`; they only differ in how a
 chat is sent.  :func:`build_backend` builds any backend by name.
 """
 import ipaddress
@@ -13,8 +13,8 @@ import urllib.parse
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
-from mmreviosa.datasets.vidor.language import LanguageBackend, TemplateBackend
-from mmreviosa.datasets.vidor.llm import ChatBackend, RefusedRequest, TransientError
+from mmreviosa.builders.vidor.language import LanguageBackend, TemplateBackend
+from mmreviosa.builders.vidor.llm import ChatBackend, RefusedRequest, TransientError
 from mmreviosa.utils import check_local_pretrained
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from mmreviosa.datasets.vidor.masks import box_to_slices, decode_rle
-from mmreviosa.datasets.vidor.reader import Box
+from mmreviosa.builders.vidor.masks import box_to_slices, decode_rle
+from mmreviosa.builders.vidor.reader import Box
 
 #: Cue names in the order a description prefers them.
 CUE_ORDER = ('colour', 'size', 'position', 'motion')

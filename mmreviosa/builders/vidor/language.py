@@ -15,8 +15,8 @@ backends in ``llm.py`` ask a language model.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmreviosa.datasets.vidor.cues import CUE_ORDER, distinguishing_cues
-from mmreviosa.datasets.vidor.vocabulary import noun, number_word, predicate_phrases
+from mmreviosa.builders.vidor.cues import CUE_ORDER, distinguishing_cues
+from mmreviosa.builders.vidor.vocabulary import noun, number_word, predicate_phrases
 
 #: Categories whose colour is that of their clothes ("the adult in red").
 PERSON_CATEGORIES = frozenset({'adult', 'child', 'baby'})

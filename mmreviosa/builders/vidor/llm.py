@@ -21,8 +21,8 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from mmreviosa.datasets.vidor.language import Cues, LanguageBackend, TemplateBackend
-from mmreviosa.datasets.vidor.vocabulary import noun
+from mmreviosa.builders.vidor.language import Cues, LanguageBackend, TemplateBackend
+from mmreviosa.builders.vidor.vocabulary import noun
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 # The one RLE decoder (checks that the runs cover the frame), re-exported for the pipeline.
 from mmreviosa.datasets.validation import decode_rle  # noqa: F401
-from mmreviosa.datasets.vidor.reader import Box
+from mmreviosa.builders.vidor.reader import Box
 
 logger = logging.getLogger(__name__)
 

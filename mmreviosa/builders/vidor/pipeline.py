@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from typing import Dict, Optional, Sequence
 
-from mmreviosa.datasets.vidor.backends import build_backend
-from mmreviosa.datasets.vidor.masks import BoxMaskTracker, SAM2MaskTracker
-from mmreviosa.datasets.vidor.reader import (VideoReadError, VidORFormatError,
+from mmreviosa.builders.vidor.backends import build_backend
+from mmreviosa.builders.vidor.masks import BoxMaskTracker, SAM2MaskTracker
+from mmreviosa.builders.vidor.reader import (VideoReadError, VidORFormatError,
                                              list_annotation_files, load_vidor_video)
-from mmreviosa.datasets.vidor.stages import (StageStore, run_expressions_stage,
+from mmreviosa.builders.vidor.stages import (StageStore, run_expressions_stage,
                                              run_interactions_stage, run_masks_stage,
                                              run_objects_stage)
-from mmreviosa.datasets.vidor.stats import collect_stats, format_stats, write_stats
+from mmreviosa.builders.vidor.stats import collect_stats, format_stats, write_stats
 
 logger = logging.getLogger(__name__)
 

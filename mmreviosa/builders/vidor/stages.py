@@ -23,11 +23,11 @@ from typing import Dict, List, Optional, Tuple
 
 import cv2
 
-from mmreviosa.datasets.vidor.cues import distinguishing_cues, object_cues
-from mmreviosa.datasets.vidor.language import LanguageBackend, noun_phrase
-from mmreviosa.datasets.vidor.reader import (VideoReadError, VidORVideo, iter_video_frames,
+from mmreviosa.builders.vidor.cues import distinguishing_cues, object_cues
+from mmreviosa.builders.vidor.language import LanguageBackend, noun_phrase
+from mmreviosa.builders.vidor.reader import (VideoReadError, VidORVideo, iter_video_frames,
                                              sample_frame_ids)
-from mmreviosa.datasets.vidor.vocabulary import is_action_predicate, is_known_predicate
+from mmreviosa.builders.vidor.vocabulary import is_action_predicate, is_known_predicate
 
 NUM_STAGES = 4
 

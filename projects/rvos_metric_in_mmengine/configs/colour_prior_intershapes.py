@@ -15,7 +15,7 @@ frame_size = 64                       # InterShapes frames are 64 x 64
 # ----------------------------------------------------------------------------- model
 model = dict(
     type='ColourPriorRVOS',
-    # The fill colours of InterShapes (mmreviosa.datasets.intershapes.COLORS): shapes are drawn
+    # The fill colours of InterShapes (mmreviosa.builders.intershapes.COLORS): shapes are drawn
     # with these plus up to +-15 per channel and sensor noise, so 60 keeps them apart from each
     # other and from the grey background.
     colours=dict(red=(225, 35, 35), green=(35, 185, 55), blue=(40, 75, 235),

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mmreviosa.datasets.vidor.backends import OpenAIChatBackend, build_backend
+from mmreviosa.builders.vidor.backends import OpenAIChatBackend, build_backend
 
 KEY = 'sk-secret-test-key'
 ANSWER = json.dumps({'expression': 'the dog seen in the clip'})

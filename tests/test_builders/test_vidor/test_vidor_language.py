@@ -1,10 +1,10 @@
 """English of the template backend, and the track cues it builds on."""
 import pytest
 
-from mmreviosa.datasets.vidor.cues import (colour_name, distinguishing_cues, motion_cue,
+from mmreviosa.builders.vidor.cues import (colour_name, distinguishing_cues, motion_cue,
                                            position_cue, size_cue)
-from mmreviosa.datasets.vidor.language import TemplateBackend, noun_phrase
-from mmreviosa.datasets.vidor.vocabulary import (ACTION_PREDICATES, SPATIAL_PREDICATES,
+from mmreviosa.builders.vidor.language import TemplateBackend, noun_phrase
+from mmreviosa.builders.vidor.vocabulary import (ACTION_PREDICATES, SPATIAL_PREDICATES,
                                                  VIDOR_CATEGORIES, is_known_predicate, noun,
                                                  predicate_phrases, with_article)
 

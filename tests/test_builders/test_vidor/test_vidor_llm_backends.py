@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from mmreviosa.datasets.vidor import ConvertOptions, convert
-from mmreviosa.datasets.vidor.backends import OpenAIChatBackend, build_backend
-from mmreviosa.datasets.vidor.llm import MalformedReply, check_roles, parse_reply
+from mmreviosa.builders.vidor import ConvertOptions, convert
+from mmreviosa.builders.vidor.backends import OpenAIChatBackend, build_backend
+from mmreviosa.builders.vidor.llm import MalformedReply, check_roles, parse_reply
 
 
 def read_json(*parts):
@@ -92,7 +92,7 @@ def test_http_backend_retries_through_faults_and_rejects_wrong_roles(vidor_root,
     base_url, request_count = stub_server(faults=['malformed', 'sleep:2', 'http500'],
                                           swap_roles=['chase'])
     out = str(tmp_path / 'out')
-    with caplog.at_level(logging.INFO, logger='mmreviosa.datasets.vidor'):
+    with caplog.at_level(logging.INFO, logger='mmreviosa.builders.vidor'):
         stats = convert(openai_options(vidor_root, out, base_url), print_table=False)
     assert 'malformed reply: not JSON' in caplog.text
     assert 'timed out' in caplog.text and 'HTTP 500' in caplog.text

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from mmreviosa.datasets.vidor.backends import build_backend, load_llm_config
+from mmreviosa.builders.vidor.backends import build_backend, load_llm_config
 from mmreviosa.testing import load_tool
 
 

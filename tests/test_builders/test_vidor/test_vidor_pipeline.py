@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from vidor_sample_data import FRAME_COUNT, HEIGHT, SAMPLE, WIDTH, box_at
 
-from mmreviosa.datasets.vidor import ConvertOptions, convert, decode_rle
-from mmreviosa.datasets.vidor.vocabulary import ACTION_PREDICATES
+from mmreviosa.builders.vidor import ConvertOptions, convert, decode_rle
+from mmreviosa.builders.vidor.vocabulary import ACTION_PREDICATES
 from mmreviosa.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))

@@ -7,9 +7,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmreviosa.datasets.vidor import ConvertOptions, VideoReadError, convert, decode_rle
-from mmreviosa.datasets.vidor import pipeline as pipeline_module
-from mmreviosa.datasets.vidor.reader import (VidORFormatError, load_vidor_video,
+from mmreviosa.builders.vidor import ConvertOptions, VideoReadError, convert, decode_rle
+from mmreviosa.builders.vidor import pipeline as pipeline_module
+from mmreviosa.builders.vidor.reader import (VidORFormatError, load_vidor_video,
                                              sample_frame_ids)
 from vidor_sample_data import (BLUE, GREEN, HEIGHT, RED, WIDTH, make_sample, relation,
                                write_vidor_video)

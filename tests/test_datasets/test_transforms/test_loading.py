@@ -174,7 +174,7 @@ def test_rle_whose_runs_do_not_cover_its_size_is_rejected(counts, covered):
 
 def test_every_rle_decoder_rejects_runs_that_do_not_cover_the_size():
     """The evaluation, the VidOR pipeline and the baselines decode with the same checks."""
-    from mmreviosa.datasets.vidor import decode_rle as vidor_decode_rle
+    from mmreviosa.builders.vidor import decode_rle as vidor_decode_rle
     from mmreviosa.evaluation.functional.mask_rle import decode_masks
     from mmreviosa.testing import load_tool
     baselines = load_tool('tools/analysis_tools/baselines.py')

@@ -12,7 +12,7 @@ import torch
 from mmengine.logging import MessageHub
 from torch import nn
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.engine.hooks import FiniteLossHook, NonFiniteTrainingError
 from mmreviosa.testing import REPO_ROOT
 

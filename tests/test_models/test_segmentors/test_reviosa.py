@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.models.segmentors.role_utils import attention_points
 from mmreviosa.registry import DATASETS, MODELS
 from mmreviosa.testing import info_nce_by_loop

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmreviosa.datasets.intershapes import generate_split
+from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.registry import MODELS
 from mmreviosa.testing import UnplacedTensorsOn
 from mmreviosa.testing.tiny import intershapes_batch, with_real_recipe_freezing
