@@ -4,8 +4,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmengine.model import BaseDataPreprocessor
 
-from mmreviosa.models.mllm.tokenizer import IGNORE_INDEX
 from mmreviosa.registry import MODELS
+from mmreviosa.text import IGNORE_INDEX
 
 # ImageNet statistics on the 0-255 scale: what InternVL-2.5 and SAM2 both expect.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)

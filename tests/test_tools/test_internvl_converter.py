@@ -6,8 +6,8 @@ import os.path as osp
 import pytest
 import torch
 
-from mmreviosa.models.mllm.tokenizer import build_role_tokenizer, build_tiny_tokenizer
 from mmreviosa.testing import REPO_ROOT, load_tool
+from mmreviosa.text import build_role_tokenizer, build_tiny_tokenizer
 
 torch.set_num_threads(1)
 

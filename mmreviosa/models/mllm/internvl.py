@@ -18,18 +18,15 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from mmreviosa.models.mllm.internvl_config import config_from_dict, internvl2_5_config  # noqa: F401
+from mmreviosa.models.mllm.generation import generate_answer
+from mmreviosa.models.mllm.internvl_config import config_from_dict
 from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
-from mmreviosa.models.mllm.tokenizer import (IGNORE_INDEX, IMAGE_TOKENS, IMG_CONTEXT_TOKEN,
-                                             ROLE_TOKENS, build_tokenizer_from_cfg)
 from mmreviosa.models.utils import TrainedStateMixin, compute_in_float32, parse_dtype
 from mmreviosa.registry import MODELS
+from mmreviosa.text import (IGNORE_INDEX, IM_END_TOKEN, IMG_CONTEXT_TOKEN, ROLE_TOKENS,
+                            SPECIAL_TOKENS, build_tokenizer_from_cfg)
 from mmreviosa.utils import check_local_pretrained, internvl_hint
-
-#: Tokens whose ids the model and the data pipeline must agree on (buffer order).
-SPECIAL_TOKENS = (*ROLE_TOKENS, *IMAGE_TOKENS)
-IM_END_TOKEN = '<|im_end|>'
 
 
 @dataclass
@@ -181,7 +178,7 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         missing = [t for t in SPECIAL_TOKENS if t not in vocab]
         if missing or IM_END_TOKEN not in vocab:
             raise KeyError(f'Tokens {missing or [IM_END_TOKEN]} are not in the tokenizer; build '
-                           f'it with mmreviosa.models.mllm.tokenizer.build_role_tokenizer')
+                           f'it with mmreviosa.text.build_role_tokenizer')
         old_rows = self.model.get_input_embeddings().weight.shape[0]
         # Never shrink: checkpoints often carry spare rows beyond the tokenizer.
         if len(self.tokenizer) > old_rows:
@@ -356,15 +353,10 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         self._check_inputs(input_ids, attention_mask, pixel_values)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        input_ids, attention_mask = _left_pad(input_ids, attention_mask,
-                                              self.tokenizer.pad_token_id)
-        options = dict(max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                       eos_token_id=self.im_end_token_id,
-                       pad_token_id=self.tokenizer.pad_token_id)
-        options.update(kwargs)
-        sequences = self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                        pixel_values=pixel_values, **options)
-        return sequences[:, input_ids.shape[1]:]
+        return generate_answer(self.model, input_ids, attention_mask, pixel_values,
+                               eos_token_id=self.im_end_token_id,
+                               pad_token_id=self.tokenizer.pad_token_id,
+                               max_new_tokens=max_new_tokens, **kwargs)
 
     # ----------------------------------------------------- checkpoints, export
     def trained_parameter_names(self) -> List[str]:
@@ -404,21 +396,3 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         self._trained_names = []
         self.save_trained_only = False
         return self.model
-
-
-def _left_pad(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int):
-    """Move padding to the left of each row, keeping the token order.
-
-    Args:
-        input_ids, attention_mask: (B, L).
-
-    Returns:
-        (input_ids, attention_mask), both (B, L), left padded.
-    """
-    if bool(attention_mask[:, -1].all()):
-        return input_ids, attention_mask
-    # A stable sort on the mask puts the zeros (padding) first and keeps the tokens in order.
-    order = torch.sort(attention_mask.long(), dim=1, stable=True).indices
-    input_ids = input_ids.gather(1, order)
-    attention_mask = attention_mask.gather(1, order)
-    return input_ids.masked_fill(attention_mask == 0, pad_id), attention_mask

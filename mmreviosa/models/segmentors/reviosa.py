@@ -9,10 +9,10 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
 
-from mmreviosa.models.mllm.tokenizer import ROLE_TOKENS
 from mmreviosa.models.utils import CheckpointFactsMixin, module_dtype
 from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
+from mmreviosa.text import ROLE_TOKENS
 
 from .reviosa_losses import ReVIOSaLossMixin
 from .role_utils import (MODE_ROLE_TOKENS, attention_points, find_role_positions, gather_positions,

@@ -3,14 +3,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
-from mmreviosa.models.mllm.tokenizer import ACTOR_TOKEN, SEG_TOKEN, TARGET_TOKEN
 from mmreviosa.models.utils import nearest_key_frames
-
-#: Role tokens per answer mode, in output order (actor first).
-MODE_ROLE_TOKENS = {
-    'roles': (ACTOR_TOKEN, TARGET_TOKEN),
-    'single': (SEG_TOKEN, ),
-}
+from mmreviosa.text import MODE_ROLE_TOKENS
 
 
 def find_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int]

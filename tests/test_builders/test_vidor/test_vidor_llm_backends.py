@@ -160,7 +160,7 @@ def tiny_causal_lm(tmp_path_factory):
     """A random 1-layer Qwen2 with the in-process tokenizer, saved to a folder."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
-    from mmreviosa.models.mllm.tokenizer import build_tiny_tokenizer
+    from mmreviosa.text import build_tiny_tokenizer
     torch.manual_seed(0)
     tokenizer = build_tiny_tokenizer()
     config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,

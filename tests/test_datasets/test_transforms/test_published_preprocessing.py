@@ -8,8 +8,8 @@ from mmengine.config import Config
 from PIL import Image
 from torchvision import transforms as T
 
-from mmreviosa.datasets.transforms.conversation import build_prompt
 from mmreviosa.registry import TRANSFORMS
+from mmreviosa.text import build_prompt
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa')
 # InternVL's conversation.py, template 'internvl2_5': system message and MPT-style turns.

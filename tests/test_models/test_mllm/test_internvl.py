@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmreviosa.datasets.transforms.conversation import build_prompt
-from mmreviosa.models.mllm.internvl import InternVLMLLM, config_from_dict
-from mmreviosa.models.mllm.tokenizer import (build_role_tokenizer, build_tiny_tokenizer,
-                                             get_special_token_ids)
+from mmreviosa.models.mllm.internvl import InternVLMLLM
+from mmreviosa.models.mllm.internvl_config import config_from_dict
+from mmreviosa.text import (build_prompt, build_role_tokenizer, build_tiny_tokenizer,
+                            get_special_token_ids)
 
 torch.set_num_threads(1)
 

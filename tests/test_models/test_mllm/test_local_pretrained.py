@@ -36,7 +36,7 @@ def test_missing_internvl_folder_names_it_and_the_converter(tmp_path, monkeypatc
 
 
 def test_missing_tokenizer_folder_names_it(tmp_path, monkeypatch, no_network):
-    from mmreviosa.models.mllm.tokenizer import build_role_tokenizer
+    from mmreviosa.text import build_role_tokenizer
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError) as info:
         build_role_tokenizer(MISSING)
@@ -55,7 +55,7 @@ def test_an_existing_folder_is_read_with_local_files_only(tmp_path, monkeypatch,
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(transformers.AutoTokenizer, 'from_pretrained', spy)
-    from mmreviosa.models.mllm.tokenizer import build_tiny_tokenizer, build_role_tokenizer
+    from mmreviosa.text import build_role_tokenizer, build_tiny_tokenizer
     build_tiny_tokenizer().save_pretrained(str(tmp_path / 'tok'))
     assert '[SEG_ACT]' in build_role_tokenizer(str(tmp_path / 'tok')).get_vocab()
     assert calls == [True] and no_network == []
