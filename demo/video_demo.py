@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from mmreviosa.apis import inference_video, init_model, read_video
-from mmreviosa.datasets.validation import check_expression
+from mmreviosa.fileio import check_expression
 from mmreviosa.visualization import overlay_masks, write_gif, write_video
 
 

@@ -11,7 +11,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
 from mmreviosa.engine.strategy_checkpoints import load_trained_checkpoint
-from mmreviosa.datasets.validation import check_expression, read_rgb_image, stack_frames
+from mmreviosa.fileio import check_expression, read_rgb_image, stack_frames
 from mmreviosa.registry import MODELS
 
 #: Transforms of a test pipeline that read files; in-memory videos skip them.
@@ -81,7 +81,7 @@ def read_video(video: Union[str, Sequence[np.ndarray]]) -> np.ndarray:
             frames = [read_rgb_image(osp.join(video, name)) for name in names]
             return stack_frames(frames, f'video {video}', names=names)
         if osp.isfile(video):
-            from mmreviosa.datasets.video_io import read_video_frames
+            from mmreviosa.fileio import read_video_frames
             return read_video_frames(video)
         raise FileNotFoundError(f'video {video} is neither a folder of frames nor a file')
     return stack_frames(video, 'video')

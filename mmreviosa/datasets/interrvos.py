@@ -8,12 +8,13 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
-from mmreviosa.datasets.layouts import (InvalidAnnotationError, get_layout, parse_expression,
-                                        resolve_ann_file)
+from mmreviosa.datasets.layouts import get_layout, parse_expression, resolve_ann_file
 from mmreviosa.datasets.pickled_store import PickledStore
-from mmreviosa.datasets.validation import anno_mask_error, check_frame_names, read_json_file
-from mmreviosa.datasets.video_io import (VIDEO_EXTENSIONS, count_video_frames,
-                                         frame_names_for_length, video_frame_size)
+from mmreviosa.fileio import (VIDEO_EXTENSIONS, InvalidAnnotationError, check_expression_masks,
+                              check_frame_names, check_pair, count_video_frames,
+                              expression_ids, frame_names_for_length, image_size,
+                              list_frame_names, read_mask_dict, read_meta_expressions,
+                              video_expressions, video_frame_size)
 from mmreviosa.registry import DATASETS
 
 #: Folder of the per-video JPEG folders (and, optionally, of video files).
@@ -22,18 +23,12 @@ FRAME_FOLDER = 'JPEGImages'
 VIDEO_FOLDERS = (FRAME_FOLDER, 'videos')
 
 
-def _natural_key(exp_id: str):
-    return (0, int(exp_id), '') if exp_id.isdigit() else (1, 0, exp_id)
-
-
 def _image_size(path: str, where: str) -> tuple:
-    """``(H, W)`` from an image header (the pixels are not decoded)."""
-    from PIL import Image
+    """``(H, W)`` from an image header; an unreadable image is an invalid annotation."""
     try:
-        with Image.open(path) as image:
-            return image.height, image.width
-    except Exception as err:  # PIL raises UnidentifiedImageError, OSError, SyntaxError
-        raise InvalidAnnotationError(f'{where}: cannot read image {path}: {err}') from err
+        return image_size(path)
+    except OSError as err:
+        raise InvalidAnnotationError(f'{where}: {err}') from err
 
 
 @DATASETS.register_module()
@@ -130,7 +125,7 @@ class InterRVOSDataset(BaseDataset):
         self.mask_format: Optional[str] = None
         self._video_store: Optional[PickledStore] = None
         self._mask_store: Optional[PickledStore] = None
-        self._anno_errors: Dict[str, Optional[str]] = {}
+        self._anno_errors: Dict[tuple, Optional[str]] = {}
         # Unscoped transform types resolve in mmreviosa even when the caller's default
         # scope is another package's (e.g. a config with default_scope='mmengine').
         current = DefaultScope.get_current_instance()
@@ -145,23 +140,21 @@ class InterRVOSDataset(BaseDataset):
     # ------------------------------------------------------------------ loading
     def load_data_list(self) -> List[dict]:
         """Read the expression file once and validate every item (see class doc)."""
-        meta = read_json_file(self.ann_file, f'expression file of layout {self.layout!r}')
-        videos = meta.get('videos') if isinstance(meta, dict) else None
-        if not isinstance(videos, dict):
-            raise ValueError(f'{self.ann_file}: expected {{"videos": {{<video_id>: ...}}}}')
+        videos = read_meta_expressions(self.ann_file,
+                                       f'expression file of layout {self.layout!r}')
         mask_dict = self._open_mask_source()
         self.skipped = []
         data_list, video_infos, num_seen = [], {}, 0
         for video_id in sorted(videos):
             entry = videos[video_id]
             where_video = f'{self.ann_file}: video {video_id}'
-            exps = entry.get('expressions') if isinstance(entry, dict) else None
-            if not isinstance(exps, dict):
+            try:
+                exps = video_expressions(entry, where_video)
+            except InvalidAnnotationError as err:
                 num_seen += 1
-                self._reject(video_id, '*', InvalidAnnotationError(
-                    f'{where_video}: expected {{"frames": [...], "expressions": {{...}}}}'))
+                self._reject(video_id, '*', err)
                 continue
-            exp_ids = sorted(exps, key=_natural_key)
+            exp_ids = expression_ids(exps)
             num_seen += len(exp_ids)
             # Errors of the video concern all its expressions: name them.
             shown = ','.join(exp_ids[:5]) + (',...' if len(exp_ids) > 5 else '')
@@ -219,11 +212,8 @@ class InterRVOSDataset(BaseDataset):
         self.mask_format = self._layout.mask_format
         if self.mask_format == 'palette':
             return None
-        mask_dict = read_json_file(self.mask_path, 'mask_dict (anno id -> per-frame RLE)')
-        if not isinstance(mask_dict, dict):
-            raise ValueError(f'{self.mask_path}: expected {{"<anno_id>": [RLE or null, ...]}}')
         self._anno_errors = {}
-        return mask_dict
+        return read_mask_dict(self.mask_path)
 
     def _find_video_file(self, video_id: str) -> Optional[str]:
         for folder in VIDEO_FOLDERS:
@@ -243,7 +233,7 @@ class InterRVOSDataset(BaseDataset):
         if osp.isdir(frame_dir):
             present = set(os.listdir(frame_dir))
             if frames is None:
-                frames = sorted(osp.splitext(f)[0] for f in present if f.endswith(self.frame_ext))
+                frames = list_frame_names(frame_dir, self.frame_ext)
             if not frames:
                 raise InvalidAnnotationError(f'{where}: the video has 0 frames ({frame_dir})')
             missing = [f for f in frames if f + self.frame_ext not in present]
@@ -295,28 +285,14 @@ class InterRVOSDataset(BaseDataset):
 
     def _check_item(self, item: dict, exp_id: str, exps: dict, video: dict,
                     mask_dict: Optional[dict], where: str) -> None:
-        pair = item['pair_exp_id']
-        if pair is not None and (pair not in exps or pair == exp_id):
-            raise InvalidAnnotationError(
-                f'{where}: pair_exp_id {pair!r} is not another expression of this video')
+        check_pair(item['pair_exp_id'], exp_id, exps, where)
         if self.mask_format == 'palette':
             if not item['obj_id'] or not all(0 < i < 256 for i in item['obj_id']):
                 raise InvalidAnnotationError(
                     f'{where}: expected obj_id palette indices in 1..255, got {item["obj_id"]}')
         elif self.mask_format == 'rle':
-            if not item['anno_id']:
-                raise InvalidAnnotationError(f'{where}: no actor anno_id')
-            for anno_id in item['anno_id'] + item['target_anno_id']:
-                error = self._check_anno(anno_id, video, mask_dict)
-                if error:
-                    raise InvalidAnnotationError(f'{where}: {error}')
-
-    def _check_anno(self, anno_id: str, video: dict, mask_dict: dict) -> Optional[str]:
-        """Why the masks of ``anno_id`` do not fit ``video`` (None if they do); cached."""
-        if anno_id not in self._anno_errors:
-            self._anno_errors[anno_id] = anno_mask_error(
-                anno_id, mask_dict, video['frame_names'], video['ori_shape'], self.mask_path)
-        return self._anno_errors[anno_id]
+            check_expression_masks(item, video['frame_names'], video['ori_shape'], mask_dict,
+                                   self.mask_path, where, self._anno_errors)
 
     def _build_stores(self, data_list: List[dict], video_infos: Dict[str, dict],
                       mask_dict: Optional[dict]) -> None:

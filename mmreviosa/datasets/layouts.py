@@ -30,12 +30,11 @@ Layouts (``data_root`` is always the folder holding ``JPEGImages/``):
 """
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from .validation import InvalidAnnotationError, check_expression
+from mmreviosa.fileio import read_expression
 
-__all__ = ['InvalidAnnotationError', 'Layout', 'LAYOUTS', 'get_layout', 'resolve_ann_file',
-           'parse_expression']
+__all__ = ['Layout', 'LAYOUTS', 'get_layout', 'resolve_ann_file', 'parse_expression']
 
 
 @dataclass(frozen=True)
@@ -110,28 +109,6 @@ def resolve_ann_file(layout: str, data_root: str, ann_file: Optional[str] = None
         f'No expression file for layout {layout!r} under {data_root}: tried {paths}')
 
 
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
-
-
-def _int_ids(value: Any, name: str, where: str) -> List[int]:
-    try:
-        return [int(v) for v in _as_list(value)]
-    except (TypeError, ValueError):
-        raise InvalidAnnotationError(f'{where}: {name} must be a list of integers, got {value!r}')
-
-
-def _str_ids(value: Any, name: str, where: str) -> List[str]:
-    ids = _as_list(value)
-    if not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in ids):
-        raise InvalidAnnotationError(f'{where}: {name} must be a list of ids, got {value!r}')
-    return [str(v) for v in ids]
-
-
 def parse_expression(layout: str, exp: Any, where: str) -> Dict[str, Any]:
     """Read one expression entry of ``meta_expressions.json`` into the common fields.
 
@@ -142,29 +119,8 @@ def parse_expression(layout: str, exp: Any, where: str) -> Dict[str, Any]:
 
     Returns:
         dict with expression, obj_id, anno_id, target_obj_id, target_anno_id,
-        pair_exp_id and the layout's extra keys that are present.
+        pair_exp_id and the layout's extra keys that are present (see
+        :func:`mmreviosa.fileio.read_expression`).
     """
     spec = get_layout(layout)
-    if not isinstance(exp, dict):
-        raise InvalidAnnotationError(f'{where}: expected an object with "exp", got {exp!r}')
-    parsed = dict(
-        expression=check_expression(exp.get('exp'), where),
-        obj_id=_int_ids(exp.get('obj_id'), 'obj_id', where),
-        anno_id=_str_ids(exp.get('anno_id'), 'anno_id', where),
-        target_obj_id=[], target_anno_id=[], pair_exp_id=None)
-    if spec.with_roles:
-        parsed['target_obj_id'] = _int_ids(exp.get('target_obj_id'), 'target_obj_id', where)
-        parsed['target_anno_id'] = _str_ids(exp.get('target_anno_id'), 'target_anno_id', where)
-        pair = exp.get('pair_exp_id')
-        if pair is not None and not (isinstance(pair, (str, int)) and not isinstance(pair, bool)):
-            raise InvalidAnnotationError(
-                f'{where}: pair_exp_id must be an id or null, got {pair!r}')
-        parsed['pair_exp_id'] = None if pair is None else str(pair)
-        shared = set(parsed['anno_id']) & set(parsed['target_anno_id'])
-        if shared:
-            raise InvalidAnnotationError(
-                f'{where}: anno ids {sorted(shared)} are both actor and target')
-    for key in spec.extra_keys:
-        if key in exp:
-            parsed[key] = exp[key]
-    return parsed
+    return read_expression(exp, where, spec.with_roles, spec.extra_keys)

@@ -1,11 +1,11 @@
-"""Reading and writing video files with PyAV.
+"""Reading and writing video files with PyAV (the one place that decodes them).
 
 Frames are RGB ``uint8`` arrays of shape ``(H, W, 3)`` everywhere in
 mmreviosa; a video read from a file gets frame names that are its zero-padded
 frame indices (``'00000'``, ``'00001'``, ...), the naming of the JPEG folders.
 """
 import os.path as osp
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,10 +25,28 @@ def is_video_file(path: str) -> bool:
 
 def _open(path: str):
     import av
+    if not osp.isfile(path):
+        raise OSError(f'Video file {path} does not exist')
     try:
         return av.open(path)
     except Exception as err:  # PyAV raises several error types (FFmpegError, OSError)
         raise OSError(f'Cannot open video file {path}: {err}') from err
+
+
+def _decoded_frames(path: str) -> Iterator:
+    """PyAV frames of the first video stream of ``path``, in order (OSError on failure)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise OSError(f'Video file {path} has no video stream')
+        frames = container.decode(container.streams.video[0])
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except Exception as err:  # PyAV raises several error types
+                raise OSError(f'Cannot decode video file {path}: {err}') from err
+            yield frame
 
 
 def video_frame_size(path: str) -> tuple:
@@ -47,14 +65,34 @@ def count_video_frames(path: str) -> int:
     approximate for several containers, and a wrong count would silently
     misalign frames and masks.
     """
-    with _open(path) as container:
-        if not container.streams.video:
-            raise OSError(f'Video file {path} has no video stream')
-        stream = container.streams.video[0]
-        try:
-            return sum(1 for _ in container.decode(stream))
-        except Exception as err:
-            raise OSError(f'Cannot decode video file {path}: {err}') from err
+    return sum(1 for _ in _decoded_frames(path))
+
+
+def iter_video_frames(path: str, frame_inds: Optional[Iterable[int]] = None
+                      ) -> Iterator[Tuple[int, np.ndarray]]:
+    """Decode frames of a video file, streaming (one frame in memory at a time).
+
+    Args:
+        path: the video file.
+        frame_inds: indices of the frames to yield (order and repeats do not
+            matter); ``None`` yields every frame.
+
+    Yields:
+        ``(index, frame)`` in increasing index order, frame ``(H, W, 3)``
+        uint8 RGB; stops early when the file has fewer frames than asked for.
+
+    Raises:
+        OSError: the file is missing, has no video stream or cannot be decoded.
+    """
+    wanted = None if frame_inds is None else set(int(i) for i in frame_inds)
+    if wanted is not None and not wanted:
+        return
+    last = None if wanted is None else max(wanted)
+    for index, frame in enumerate(_decoded_frames(path)):
+        if wanted is None or index in wanted:
+            yield index, frame.to_ndarray(format='rgb24')
+        if last is not None and index >= last:
+            return
 
 
 def read_video_frames(path: str, frame_inds: Optional[Sequence[int]] = None) -> np.ndarray:
@@ -69,29 +107,14 @@ def read_video_frames(path: str, frame_inds: Optional[Sequence[int]] = None) -> 
         np.ndarray: ``(N, H, W, 3)`` uint8 RGB, one row per entry of
         ``frame_inds`` (in that order).
     """
-    wanted = None if frame_inds is None else set(int(i) for i in frame_inds)
-    last = None if wanted is None else (max(wanted) if wanted else -1)
-    decoded = {}
-    num_seen = 0
-    with _open(path) as container:
-        if not container.streams.video:
-            raise OSError(f'Video file {path} has no video stream')
-        stream = container.streams.video[0]
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                if last is not None and index > last:
-                    break
-                num_seen = index + 1
-                if wanted is None or index in wanted:
-                    decoded[index] = frame.to_ndarray(format='rgb24')
-        except Exception as err:
-            raise OSError(f'Cannot decode video file {path}: {err}') from err
+    decoded = dict(iter_video_frames(path, frame_inds))
     if frame_inds is None:
         if not decoded:
             raise OSError(f'Video file {path} has no frames')
         return np.stack([decoded[i] for i in range(len(decoded))])
-    missing = sorted(wanted - set(decoded))
+    missing = sorted(set(int(i) for i in frame_inds) - set(decoded))
     if missing:
+        num_seen = count_video_frames(path)
         raise IndexError(f'Video file {path} has {num_seen} decodable frames; '
                          f'frame indices {missing[:5]} are out of range')
     if not frame_inds:

@@ -124,7 +124,7 @@ def write_video(frames: np.ndarray, path: str, fps: float = 5,
 
     Returns the path.
     """
-    from mmreviosa.datasets.video_io import write_video_file
+    from mmreviosa.fileio import write_video_file
     frames = _prepare(frames, path, caption)
     write_video_file(frames, path, fps=fps)
     return path

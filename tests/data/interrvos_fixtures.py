@@ -118,7 +118,7 @@ def write_split(root: str, spec: dict = None, as_video: bool = False,
         frames = render_frames(video)
         names = frame_names(len(frames))
         if as_video:
-            from mmreviosa.datasets.video_io import write_video_file
+            from mmreviosa.fileio import write_video_file
             os.makedirs(osp.join(root, 'JPEGImages'), exist_ok=True)
             write_video_file(frames, osp.join(root, 'JPEGImages', f'{video_id}.mp4'), fps=5)
         else:

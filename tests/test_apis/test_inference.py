@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmreviosa.apis import VideoPrediction, inference_video, init_model
-from mmreviosa.datasets.video_io import write_video_file
+from mmreviosa.fileio import write_video_file
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
@@ -119,7 +119,7 @@ def test_video_shorter_than_the_key_frames_gives_a_mask_per_frame(checkpoint, fr
 
 
 def test_bad_frames_and_expressions_are_rejected_as_the_dataset_does(checkpoint, frames, tmp_path):
-    """The checks of the dataset (mmreviosa.datasets.validation), not a decode that goes on."""
+    """The checks of the dataset (mmreviosa.fileio), not a decode that goes on."""
     model = init_model(CONFIG, checkpoint)
     folder = tmp_path / 'truncated'
     folder.mkdir()

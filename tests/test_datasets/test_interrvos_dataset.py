@@ -19,7 +19,7 @@ import mmreviosa.datasets.transforms.loading  # noqa: E402,F401
 import mmreviosa.datasets.transforms.sampling  # noqa: E402,F401
 from mmreviosa.datasets import interrvos  # noqa: E402
 from mmreviosa.datasets.interrvos import InterRVOSDataset  # noqa: E402
-from mmreviosa.datasets.layouts import InvalidAnnotationError  # noqa: E402
+from mmreviosa.fileio import InvalidAnnotationError  # noqa: E402
 
 MEVIS_ROOT = osp.join(DATA_DIR, 'mevis_tiny', 'train')
 LOAD_ALL = [dict(type='SampleFrames', mode='test'), dict(type='LoadVideoFrames'),

@@ -16,8 +16,8 @@ from interrvos_fixtures import MEVIS_SPEC, expected_masks, write_split  # noqa: 
 import mmreviosa.datasets.transforms.loading  # noqa: E402,F401
 import mmreviosa.datasets.transforms.sampling  # noqa: E402,F401
 from mmreviosa.datasets.interrvos import InterRVOSDataset  # noqa: E402
-from mmreviosa.datasets.layouts import (InvalidAnnotationError, parse_expression,  # noqa: E402
-                                        resolve_ann_file)
+from mmreviosa.datasets.layouts import parse_expression, resolve_ann_file  # noqa: E402
+from mmreviosa.fileio import InvalidAnnotationError  # noqa: E402
 
 LOAD_ALL = [dict(type='SampleFrames', mode='test'), dict(type='LoadVideoFrames'),
             dict(type='LoadRoleMasks')]

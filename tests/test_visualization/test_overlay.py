@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmreviosa.datasets.video_io import read_video_frames
+from mmreviosa.fileio import read_video_frames
 from mmreviosa.visualization.overlay import (ACTOR_COLOR, TARGET_COLOR, add_caption,
                                              overlay_masks, write_gif, write_video)
 

@@ -24,7 +24,6 @@ Baselines (each predicts a union of whole ground-truth shape masks):
 """
 import argparse
 import json
-import os.path as osp
 from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,7 +31,7 @@ from terminaltables import AsciiTable
 
 from mmreviosa.builders.intershapes import matching_objects, parse_expression
 from mmreviosa.evaluation.functional import contour_accuracy, region_similarity
-from mmreviosa.evaluation.functional.mask_rle import decode_masks
+from mmreviosa.fileio import decode_masks, read_split
 
 METRIC_KEYS = ('actor_J', 'actor_F', 'actor_JF', 'target_J', 'target_F', 'target_JF',
                'rvos_J', 'rvos_F', 'rvos_JF')
@@ -50,13 +49,13 @@ def _most_moving(video: dict, obj_masks: Dict[int, np.ndarray], **_) -> Tuple[Ob
 
 
 def _appearance_oracle(video: dict, exp: dict, **_) -> Tuple[ObjSet, ObjSet]:
-    actor_desc, target_desc = parse_expression(exp['exp'])
+    actor_desc, target_desc = parse_expression(exp['expression'])
     target = matching_objects(video['objects'], target_desc) if target_desc else []
     return frozenset(matching_objects(video['objects'], actor_desc)), frozenset(target)
 
 
 def _swapped_roles(exp: dict, **_) -> Tuple[ObjSet, ObjSet]:
-    if not exp.get('target_obj_id'):
+    if not exp['target_obj_id']:
         return frozenset(exp['obj_id']), frozenset()
     return frozenset(exp['target_obj_id']), frozenset(exp['obj_id'])
 
@@ -100,13 +99,15 @@ def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
                       ) -> Dict[str, Dict[str, float]]:
     """Metrics (``METRIC_KEYS``, percent) of each baseline on the split at ``data_root``."""
     names = list(names or BASELINES)
-    with open(osp.join(data_root, 'meta_expressions.json')) as f:
-        videos = json.load(f)['videos']
-    with open(osp.join(data_root, 'mask_dict.json')) as f:
-        mask_dict = json.load(f)
+    # Read and checked as InterRVOSDataset reads them: bad annotations fail here, named.
+    split = read_split(data_root)
     scores = {name: {'actor': [], 'target': [], 'rvos': []} for name in names}
-    for video_id, video in videos.items():
-        obj_masks = decode_objects(video_id, video, mask_dict)
+    by_video: Dict[str, list] = {}
+    for exp in split.expressions:
+        by_video.setdefault(exp['video_id'], []).append(exp)
+    for video_id, exps in by_video.items():
+        video = split.videos[video_id]
+        obj_masks = decode_objects(video_id, video, split.mask_dict)
         any_mask = next(iter(obj_masks.values()))
         cache = {}
 
@@ -119,14 +120,12 @@ def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
                                       float(np.mean(contour_accuracy(pred_m, gt_m))))
             return cache[pred, truth]
 
-        for exp_id, exp in video['expressions'].items():
-            unknown = set(exp['obj_id']) | set(exp.get('target_obj_id') or [])
-            unknown -= set(obj_masks)
+        for exp in exps:
+            unknown = (set(exp['obj_id']) | set(exp['target_obj_id'])) - set(obj_masks)
             if unknown:
-                raise KeyError(f'Video {video_id}, expression {exp_id}: obj ids {sorted(unknown)} '
-                               f'are not in the video\'s "objects"')
-            gt_actor = frozenset(exp['obj_id'])
-            gt_target = frozenset(exp.get('target_obj_id') or [])
+                raise KeyError(f'Video {video_id}, expression {exp["exp_id"]}: obj ids '
+                               f'{sorted(unknown)} are not in the video\'s "objects"')
+            gt_actor, gt_target = frozenset(exp['obj_id']), frozenset(exp['target_obj_id'])
             for name in names:
                 actor, target = BASELINES[name](video=video, exp=exp, obj_masks=obj_masks)
                 if gt_target:

@@ -16,10 +16,11 @@ wrong interaction prediction), with a warning listing them. Bad input stops
 the run, before any scoring where it can be found without decoding, with a
 one-line error naming the file, video and expression (exit status 2): the
 split is checked as ``InterRVOSDataset`` checks it (malformed JSON, a video
-without frames, an empty expression, an anno id missing from mask_dict or
-without one RLE per frame, RLEs of different sizes; see
-``mmreviosa.datasets.validation``), predictions for missing frames, masks
-of another frame size, and RLEs whose runs do not cover their size.
+without frames, an empty expression, a pair that is not in the video, an
+anno id missing from mask_dict or without one RLE per frame, RLEs of
+different sizes; see ``mmreviosa.fileio.read_split``), predictions for
+missing frames, masks of another frame size, and RLEs whose runs do not
+cover their size.
 Prints the metric table and, with ``--out``, writes the metrics as flat
 JSON (``interrvos/<key>``; null where a group is empty).
 """
@@ -38,8 +39,8 @@ from mmreviosa.evaluation.functional.interrvos_scores import (format_metrics_tab
                                                               missing_expression_score,
                                                               role_swap_iou, score_expression,
                                                               summarize_scores)
-from mmreviosa.evaluation.functional.prediction_io import (PredictionReader, annotation_frame_shape,
-                                                           read_split, union_of_annotations)
+from mmreviosa.evaluation.functional.prediction_io import PredictionReader
+from mmreviosa.fileio import annotation_frame_shape, read_split, union_of_annotations
 
 # Set in each worker (inherited on fork, or by the pool initializer).
 _STATE: dict = {}
@@ -100,10 +101,10 @@ def score_spec(spec: dict) -> dict:
                                         spec['pair_exp_id'])
     shape = _frame_shape(spec, reader, mask_dict)
     where = f'{_STATE["mask_path"]}: video {video_id} expression {exp_id}'
-    gt_actor = union_of_annotations(mask_dict, spec['anno_id'], frame_names,
-                                    shape, where)
-    gt_target = union_of_annotations(mask_dict, spec['target_anno_id'],
-                                     frame_names, shape, where)
+    gt_actor, gt_target = (
+        union_of_annotations([mask_dict[a] for a in anno_ids], anno_ids,
+                             range(len(frame_names)), shape, frame_names, where)
+        for anno_ids in (spec['anno_id'], spec['target_anno_id']))
     actor, target, _ = reader.load(video_id, exp_id, frame_names, shape)
     score = score_expression(
         video_id,
@@ -144,11 +145,12 @@ def evaluate_predictions(predictions: str,
     logger = MMLogger.get_current_instance()
     # a malformed split or malformed predictions (missing frames) fail now,
     # not halfway through
-    specs, mask_dict, mask_path = read_split(split_root)
+    split = read_split(split_root)
+    specs = split.expressions
     reader = PredictionReader(predictions)
     for spec in specs:
         reader.check(spec['video_id'], spec['exp_id'], spec['frame_names'])
-    init_args = (reader, mask_dict, mask_path, bound_th)
+    init_args = (reader, split.mask_dict, split.mask_path, bound_th)
     bar = dict(total=len(specs), disable=not progress, desc='scoring')
     if workers <= 1:
         _init_worker(*init_args)

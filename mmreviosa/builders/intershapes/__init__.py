@@ -61,13 +61,13 @@ from .language import (APPEARANCE_TEMPLATES, COLORS, DIRECTIONS, INTERACTIONS, M
                        SHAPES, SIZES, STATIC_TEMPLATES, VOCABULARY, build_expressions, describe,
                        matching_objects, parse_expression)
 from .scene import motion_label, render_video, sample_scene, shape_mask
-from .writer import (SPLITS, encode_mask, generate_intershapes, generate_split, generate_video,
-                     split_sizes, split_statistics)
+from .writer import (SPLITS, generate_intershapes, generate_split, generate_video, split_sizes,
+                     split_statistics)
 
 __all__ = [
     'APPEARANCE_TEMPLATES', 'COLORS', 'DIRECTIONS', 'INTERACTIONS', 'MOTION_TEMPLATES', 'SHAPES',
     'SIZES', 'SPLITS', 'STATIC_TEMPLATES', 'VOCABULARY', 'build_expressions', 'describe',
-    'encode_mask', 'generate_intershapes', 'generate_split', 'generate_video',
+    'generate_intershapes', 'generate_split', 'generate_video',
     'matching_objects', 'motion_label', 'parse_expression', 'render_video', 'sample_scene',
     'shape_mask', 'split_sizes', 'split_statistics'
 ]

@@ -1,13 +1,12 @@
-"""InterShapes files: mask RLE, per-video and per-split generation, and split statistics."""
-import json
+"""InterShapes files: per-video and per-split generation, and split statistics."""
 import os
 import os.path as osp
 from multiprocessing import Pool
 from typing import Dict, Optional, Tuple
 
-import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from mmreviosa.fileio import encode_masks, write_annotations, write_jpeg
 
 from .language import INTERACTIONS, build_expressions, matching_objects
 from .scene import motion_label, render_video, sample_scene
@@ -22,14 +21,6 @@ def split_sizes(num_train_videos: int) -> Dict[str, int]:
         raise ValueError(f'num_videos must be >= 1, got {num_train_videos}')
     held_out = max(1, int(round(num_train_videos / 10)))
     return {'train': num_train_videos, 'valid': held_out, 'test': held_out}
-
-
-def encode_mask(mask: np.ndarray) -> Optional[dict]:
-    """COCO RLE of an (H, W) bool mask with ``counts`` as str; None if empty."""
-    if not mask.any():
-        return None
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {'size': [int(v) for v in rle['size']], 'counts': rle['counts'].decode('ascii')}
 
 
 def generate_video(split: str, index: int, seed: int, frame_size: int = 64,
@@ -54,7 +45,7 @@ def generate_video(split: str, index: int, seed: int, frame_size: int = 64,
         objects[str(obj['obj_id'])] = dict(
             color=obj['color'], shape=obj['shape'], size=obj['size'], anno_id=anno_id,
             motion=motion_label(obj['traj'], frame_size))
-        mask_items[str(anno_id)] = [encode_mask(m) for m in visible[obj['obj_id']]]
+        mask_items[str(anno_id)] = encode_masks(visible[obj['obj_id']])
     expressions = {}
     for exp_id, exp in enumerate(build_expressions(rng, objects, interactions)):
         pair, actor_ids, target_ids = exp.pop('pair'), exp.pop('obj_id'), exp.pop('target_obj_id')
@@ -68,8 +59,7 @@ def generate_video(split: str, index: int, seed: int, frame_size: int = 64,
         frame_dir = osp.join(out_dir, 'JPEGImages', video_id)
         os.makedirs(frame_dir, exist_ok=True)
         for name, frame in zip(frame_names, frames):
-            cv2.imwrite(osp.join(frame_dir, f'{name}.jpg'), frame[..., ::-1],
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            write_jpeg(osp.join(frame_dir, f'{name}.jpg'), frame)
     entry = dict(frames=frame_names, expressions=expressions, objects=objects,
                  interactions=interactions)
     return video_id, entry, mask_items
@@ -99,11 +89,8 @@ def generate_split(out_dir: str, split: str, num_videos: int, seed: int, frame_s
     if pool:
         pool.close()
         pool.join()
-    meta = {'videos': videos}
-    for name, content in (('meta_expressions.json', meta), ('mask_dict.json', mask_dict)):
-        with open(osp.join(split_dir, name), 'w') as f:
-            json.dump(content, f, separators=(',', ':'))
-    return split_statistics(meta, mask_dict)
+    write_annotations(split_dir, videos, mask_dict)
+    return split_statistics({'videos': videos}, mask_dict)
 
 
 def generate_intershapes(out: str, num_videos: int, seed: int = 0, frame_size: int = 64,

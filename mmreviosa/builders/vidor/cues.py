@@ -9,11 +9,11 @@ import colorsys
 from itertools import combinations
 from typing import Dict, List, Optional, Sequence
 
-import cv2
 import numpy as np
 
-from mmreviosa.builders.vidor.masks import box_to_slices, decode_rle
+from mmreviosa.builders.vidor.masks import box_to_slices
 from mmreviosa.builders.vidor.reader import Box
+from mmreviosa.fileio import decode_rle, read_rgb_image
 
 #: Cue names in the order a description prefers them.
 CUE_ORDER = ('colour', 'size', 'position', 'motion')
@@ -114,8 +114,9 @@ def colour_cue(boxes: Sequence[Optional[Box]], rles: Sequence[Optional[dict]],
                                                   min(COLOUR_FRAMES, len(present)))]
     pixels = []
     for index in sorted(set(picks)):
-        image = cv2.imread(frame_paths[index], cv2.IMREAD_COLOR)
-        if image is None:
+        try:
+            image = read_rgb_image(frame_paths[index])
+        except OSError:
             continue
         mask = decode_rle(rles[index])
         if box_masks and boxes[index] is not None:
@@ -123,7 +124,7 @@ def colour_cue(boxes: Sequence[Optional[Box]], rles: Sequence[Optional[dict]],
             centre = np.zeros_like(mask)
             centre[box_to_slices(boxes[index], height, width, margin=-0.25)] = True
             mask = mask & centre
-        pixels.append(image[mask][:, ::-1])  # BGR -> RGB
+        pixels.append(image[mask])
     pixels = [p for p in pixels if len(p)]
     if not pixels:
         return None

@@ -11,21 +11,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-# The one RLE decoder (checks that the runs cover the frame), re-exported for the pipeline.
-from mmreviosa.datasets.validation import decode_rle  # noqa: F401
 from mmreviosa.builders.vidor.reader import Box
+from mmreviosa.fileio import encode_rle
 
 logger = logging.getLogger(__name__)
 
 Rle = Dict[str, object]  # {"size": [h, w], "counts": str}
 BoxTrack = List[Optional[Box]]  # one entry per sampled frame
-
-
-def encode_rle(mask: np.ndarray) -> Rle:
-    """COCO RLE of a ``(H, W)`` bool mask, ``counts`` as str (JSON-ready)."""
-    from pycocotools import mask as mask_utils
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {'size': [int(v) for v in rle['size']], 'counts': rle['counts'].decode('ascii')}
 
 
 def box_to_slices(box: Box, height: int, width: int, margin: float = 0.0

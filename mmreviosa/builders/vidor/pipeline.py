@@ -26,6 +26,7 @@ from mmreviosa.builders.vidor.stages import (StageStore, run_expressions_stage,
                                              run_interactions_stage, run_masks_stage,
                                              run_objects_stage)
 from mmreviosa.builders.vidor.stats import collect_stats, format_stats, write_stats
+from mmreviosa.fileio import write_annotations
 
 logger = logging.getLogger(__name__)
 
@@ -250,12 +251,4 @@ def write_dataset(out: str, stage_outputs: Dict[str, Dict[int, dict]]) -> None:
                 'target_anno_id': [anno(t) for t in exp['target_obj_id']],
                 'pair_exp_id': None if exp['pair'] is None else str(exp['pair'])}
         videos[video_id] = {'frames': masks['frames'], 'expressions': entries}
-    _dump(osp.join(out, 'meta_expressions.json'), {'videos': videos})
-    _dump(osp.join(out, 'mask_dict.json'), mask_dict)
-
-
-def _dump(path: str, data) -> None:
-    temp = f'{path}.{os.getpid()}.tmp'
-    with open(temp, 'w', encoding='utf-8') as file:
-        json.dump(data, file)
-    os.replace(temp, path)
+    write_annotations(out, videos, mask_dict)

@@ -1,4 +1,4 @@
-"""Reading VidOR annotations and videos.
+"""Reading VidOR annotations (the videos are decoded by :mod:`mmreviosa.fileio`).
 
 Layout (VidOR's release)::
 
@@ -21,9 +21,7 @@ import json
 import logging
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
-
-import numpy as np
+from typing import Dict, List, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -222,42 +220,3 @@ def sample_frame_ids(frame_count: int, video_fps: float, target_fps: Optional[fl
         return list(range(frame_count))
     stride = max(1, int(round(video_fps / target_fps)))
     return list(range(0, frame_count, stride))
-
-
-def iter_video_frames(video_path: str, frame_ids: Sequence[int]
-                      ) -> Iterator[Tuple[int, np.ndarray]]:
-    """Decode the frames ``frame_ids`` (sorted) of a video file, streaming.
-
-    Yields:
-        ``(frame_id, frame)`` with frame ``(H, W, 3)`` uint8 RGB, in order;
-        stops early when the file has fewer frames than asked for.
-
-    Raises:
-        VideoReadError: the file is missing, has no video stream or cannot be
-            decoded.
-    """
-    import av
-    if not osp.isfile(video_path):
-        raise VideoReadError(f'video file {video_path} does not exist')
-    wanted = sorted(set(int(i) for i in frame_ids))
-    if not wanted:
-        return
-    try:
-        container = av.open(video_path)
-    except Exception as err:  # PyAV raises several error types
-        raise VideoReadError(f'cannot open video file {video_path}: {err}') from err
-    with container:
-        if not container.streams.video:
-            raise VideoReadError(f'video file {video_path} has no video stream')
-        position = 0
-        try:
-            for index, frame in enumerate(container.decode(container.streams.video[0])):
-                if index == wanted[position]:
-                    yield index, frame.to_ndarray(format='rgb24')
-                    position += 1
-                    if position == len(wanted):
-                        return
-        except VideoReadError:
-            raise
-        except Exception as err:
-            raise VideoReadError(f'cannot decode video file {video_path}: {err}') from err

@@ -25,9 +25,9 @@ import cv2
 
 from mmreviosa.builders.vidor.cues import distinguishing_cues, object_cues
 from mmreviosa.builders.vidor.language import LanguageBackend, noun_phrase
-from mmreviosa.builders.vidor.reader import (VideoReadError, VidORVideo, iter_video_frames,
-                                             sample_frame_ids)
+from mmreviosa.builders.vidor.reader import VideoReadError, VidORVideo, sample_frame_ids
 from mmreviosa.builders.vidor.vocabulary import is_action_predicate, is_known_predicate
+from mmreviosa.fileio import iter_video_frames, write_jpeg
 
 NUM_STAGES = 4
 
@@ -66,6 +66,15 @@ class StageStore:
 
 
 # ---------------------------------------------------------------- stage 1
+def _decode(video_path: str, frame_ids: List[int]):
+    """The frames ``frame_ids`` of a video file; a missing or undecodable file is a
+    :class:`VideoReadError` (the video is skipped, named)."""
+    try:
+        yield from iter_video_frames(video_path, frame_ids)
+    except OSError as err:
+        raise VideoReadError(str(err)) from err
+
+
 def run_masks_stage(video: VidORVideo, out_root: str, tracker, target_fps: Optional[float]
                     ) -> dict:
     """Stage 1: write the sampled frames and track a mask per tid.
@@ -79,14 +88,13 @@ def run_masks_stage(video: VidORVideo, out_root: str, tracker, target_fps: Optio
     os.makedirs(frame_dir)
     wanted = sample_frame_ids(video.frame_count, video.fps, target_fps)
     decoded = []
-    for fid, frame in iter_video_frames(video.video_path, wanted):
+    for fid, frame in _decode(video.video_path, wanted):
         if frame.shape[:2] != (video.height, video.width):
             if not decoded:
                 video.note(f'decoded frames are {frame.shape[1]}x{frame.shape[0]}, the '
                            f'annotation says {video.width}x{video.height}; frames resized')
             frame = cv2.resize(frame, (video.width, video.height), interpolation=cv2.INTER_AREA)
-        cv2.imwrite(osp.join(frame_dir, f'{fid:05d}.jpg'), frame[:, :, ::-1],
-                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+        write_jpeg(osp.join(frame_dir, f'{fid:05d}.jpg'), frame)
         decoded.append(fid)
     if not decoded:
         raise VideoReadError(f'video {video.video_id}: no frame could be decoded from '

@@ -3,7 +3,7 @@ import json
 from collections import Counter
 from typing import Dict, List
 
-from mmreviosa.builders.vidor.masks import decode_rle
+from mmreviosa.fileio import decode_rle
 
 
 def mask_coverage(tracks: Dict[str, dict]) -> Dict[str, float]:

@@ -3,7 +3,7 @@ from typing import Dict
 
 from mmcv.transforms import BaseTransform
 
-from mmreviosa.datasets.validation import InvalidAnnotationError
+from mmreviosa.fileio import InvalidAnnotationError
 from mmreviosa.registry import TRANSFORMS
 
 

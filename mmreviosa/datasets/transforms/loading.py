@@ -1,15 +1,14 @@
 """Reading the sampled frames and the role masks of an item."""
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmreviosa.datasets.validation import decode_rle, read_rgb_image, stack_frames
-from mmreviosa.datasets.video_io import read_video_frames
+from mmreviosa.fileio import (read_palette_png, read_rgb_image, read_video_frames, stack_frames,
+                              union_of_annotations)
 from mmreviosa.registry import TRANSFORMS
 
-# decode_rle and read_rgb_image live in validation.py; they stay importable from here.
-__all__ = ['LoadVideoFrames', 'LoadRoleMasks', 'decode_rle', 'read_rgb_image']
+__all__ = ['LoadVideoFrames', 'LoadRoleMasks']
 
 
 def _item_name(results: Dict) -> str:
@@ -64,16 +63,6 @@ class LoadVideoFrames(BaseTransform):
         return results
 
 
-def _read_palette_png(path: str) -> np.ndarray:
-    """Palette indices of a PNG (the object ids of Ref-YouTube-VOS / DAVIS)."""
-    from PIL import Image
-    with Image.open(path) as image:
-        if image.mode not in ('P', 'L', 'I', 'I;16'):
-            raise ValueError(f'{path}: expected a palette or grey PNG of object ids, '
-                             f'got mode {image.mode}')
-        return np.array(image)
-
-
 @TRANSFORMS.register_module()
 class LoadRoleMasks(BaseTransform):
     """Decode the actor and target masks of the sampled frames.
@@ -94,23 +83,8 @@ class LoadRoleMasks(BaseTransform):
 
     def _rle_masks(self, per_anno: List[list], anno_ids: List[str], frame_inds: List[int],
                    results: Dict) -> np.ndarray:
-        height, width = results['ori_shape']
-        names = results.get('frame_names') or []
-        masks = np.zeros((len(frame_inds), height, width), dtype=bool)
-        for anno_id, rles in zip(anno_ids, per_anno):
-            decoded: Dict[int, Optional[np.ndarray]] = {}
-            for row, index in enumerate(frame_inds):
-                if index not in decoded:
-                    rle = rles[index]
-                    try:
-                        decoded[index] = None if rle is None else decode_rle(rle, (height, width))
-                    except (ValueError, KeyError, TypeError) as err:
-                        name = names[index] if index < len(names) else index
-                        raise ValueError(f'{_item_name(results)}: anno id {anno_id} frame '
-                                         f'{name}: {err}') from err
-                if decoded[index] is not None:
-                    masks[row] |= decoded[index]
-        return masks
+        return union_of_annotations(per_anno, anno_ids, frame_inds, results['ori_shape'],
+                                    results.get('frame_names'), _item_name(results))
 
     def _palette_masks(self, frame_inds: List[int], results: Dict) -> tuple:
         height, width = results['ori_shape']
@@ -122,7 +96,7 @@ class LoadRoleMasks(BaseTransform):
             if index not in cache:
                 path = results['mask_paths'][index]
                 try:
-                    cache[index] = _read_palette_png(path)
+                    cache[index] = read_palette_png(path)
                 except OSError as err:
                     raise OSError(f'{_item_name(results)}: cannot read mask {path}: {err}') from err
                 if cache[index].shape[:2] != (height, width):

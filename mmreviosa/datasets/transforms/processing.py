@@ -1,9 +1,8 @@
 """Resizing frames for the two models, and the optional flip augmentation.
 
 Pixels stay uint8 here; the data preprocessor normalises them on the device.
-Both InternVL-2.5 and SAM2 normalise RGB in [0, 1] with the ImageNet
-statistics below (``(x / 255 - mean) / std``; the ``*_255`` forms apply to
-uint8 values directly: ``(x - mean_255) / std_255``).
+Both InternVL-2.5 and SAM2 normalise RGB with the ImageNet statistics
+(``mmreviosa.fileio.IMAGENET_MEAN`` / ``_STD`` and their ``*_255`` forms).
 """
 import re
 from typing import Dict, Optional
@@ -12,18 +11,6 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmreviosa.registry import TRANSFORMS
-
-#: InternVL-2.5 image normalisation (ImageNet), on RGB in [0, 1].
-MLLM_MEAN = (0.485, 0.456, 0.406)
-MLLM_STD = (0.229, 0.224, 0.225)
-#: SAM2 image normalisation (``SAM2Transforms`` defaults), on RGB in [0, 1].
-SAM2_MEAN = (0.485, 0.456, 0.406)
-SAM2_STD = (0.229, 0.224, 0.225)
-#: The same statistics for uint8 RGB in [0, 255].
-MLLM_MEAN_255 = tuple(255 * m for m in MLLM_MEAN)
-MLLM_STD_255 = tuple(255 * s for s in MLLM_STD)
-SAM2_MEAN_255 = tuple(255 * m for m in SAM2_MEAN)
-SAM2_STD_255 = tuple(255 * s for s in SAM2_STD)
 
 _PIL_FILTERS = ('nearest', 'bilinear', 'bicubic', 'area', 'lanczos')
 

@@ -1,4 +1,4 @@
-"""Writing and reading InterRVOS predictions, and reading split annotations.
+"""Writing and reading InterRVOS predictions.
 
 Predictions are exported in two forms:
 
@@ -16,22 +16,17 @@ Predictions are exported in two forms:
          "target": [...] or null,              # null: no target predicted
          "text": "Sure, it is [SEG_ACT]."}}}}
 
-Ground truth is read from a split folder in the dataset format
-(``meta_expressions.json`` and ``mask_dict.json``), MeViS included.
+The ground truth they are scored against is read with
+:func:`mmreviosa.fileio.read_split`.
 """
-import json
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
-from mmreviosa.datasets.layouts import parse_expression
-from mmreviosa.datasets.validation import (InvalidAnnotationError, anno_mask_error,
-                                           check_frame_names, read_json_file)
-
-from .mask_rle import decode_masks
+from mmreviosa.fileio import (decode_masks, read_binary_png, read_json_file, write_binary_png,
+                              write_json_file)
 
 PREDICTION_FORMAT = 'interrvos-predictions-v1'
 ROLES = ('actor', 'target')
@@ -57,10 +52,7 @@ def write_prediction_pngs(root: str, video_id: str, exp_id: str,
         folder = osp.join(root, 'Annotations', video_id, exp_id, role)
         os.makedirs(folder, exist_ok=True)
         for frame_name, mask in zip(frame_names, masks):
-            image = (np.asarray(mask) != 0).astype(np.uint8) * 255
-            path = osp.join(folder, f'{frame_name}.png')
-            if not cv2.imwrite(path, image):
-                raise OSError(f'could not write {path}')
+            write_binary_png(osp.join(folder, f'{frame_name}.png'), mask)
 
 
 def prediction_json_entry(frame_names: Sequence[str], actor_rles: list,
@@ -85,9 +77,7 @@ def prediction_json_entry(frame_names: Sequence[str], actor_rles: list,
 def write_prediction_json(path: str, videos: Dict[str, Dict[str,
                                                             dict]]) -> None:
     """Write ``{video_id: {exp_id: entry}}`` as a prediction JSON file."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as file:
-        json.dump({'format': PREDICTION_FORMAT, 'videos': videos}, file)
+    write_json_file(path, {'format': PREDICTION_FORMAT, 'videos': videos})
 
 
 class PredictionReader:
@@ -235,142 +225,11 @@ class PredictionReader:
         paths = cls._png_paths(folder, frame_names, where)
         masks = np.zeros((len(frame_names), ) + tuple(frame_shape), bool)
         for index, path in enumerate(paths):
-            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-            if image is None:
+            mask = read_binary_png(path)
+            if mask is None:
                 raise ValueError(f'{where}: cannot read {path}')
-            if image.ndim == 3:  # colour PNG: any non-zero channel
-                image = image.max(axis=2)
-            if image.shape != tuple(frame_shape):
-                raise ValueError(f'{where}: {path} has shape {image.shape}, '
+            if mask.shape != tuple(frame_shape):
+                raise ValueError(f'{where}: {path} has shape {mask.shape}, '
                                  f'the ground truth {tuple(frame_shape)}')
-            masks[index] = image != 0
+            masks[index] = mask
         return masks
-
-
-def read_split_expressions(split_root: str) -> List[dict]:
-    """Expressions of a split in the dataset format (MeViS included).
-
-    The entries are checked as ``InterRVOSDataset`` checks them
-    (``mmreviosa.datasets.validation``): malformed JSON, a video without
-    frames, an empty expression or one without an actor anno id is an error
-    naming the file, video and expression.
-
-    Args:
-        split_root: folder with ``meta_expressions.json``.
-
-    Returns:
-        list[dict]: one per expression, with video_id, exp_id, expression,
-        frame_names, anno_id (actor), target_anno_id ([] without
-        interaction), has_interaction and pair_exp_id; sorted by
-        ``(video_id, exp_id)``.
-
-    Raises:
-        ValueError: see above (``InvalidAnnotationError`` is one).
-    """
-    path = osp.join(split_root, 'meta_expressions.json')
-    meta = read_json_file(path, 'expression file')
-    videos = meta.get('videos') if isinstance(meta, dict) else None
-    if not isinstance(videos, dict):
-        raise ValueError(f'{path}: expected {{"videos": {{<video_id>: ...}}}}')
-    expressions = []
-    for video_id, video in videos.items():
-        where_video = f'{path}: video {video_id}'
-        if not isinstance(video, dict) or not isinstance(
-                video.get('expressions'), dict):
-            raise InvalidAnnotationError(
-                f'{where_video}: expected {{"frames": [...], "expressions": '
-                '{...}}')
-        frame_names = check_frame_names(video.get('frames'), where_video)
-        for exp_id, exp in video['expressions'].items():
-            where = f'{where_video} expression {exp_id}'
-            # MeViS entries lack the target fields and read as actor-only.
-            parsed = parse_expression('interrvos', exp, where)
-            if not parsed['anno_id']:
-                raise InvalidAnnotationError(f'{where}: no actor anno_id')
-            expressions.append(
-                dict(
-                    video_id=str(video_id),
-                    exp_id=str(exp_id),
-                    expression=parsed['expression'],
-                    frame_names=list(frame_names),
-                    anno_id=parsed['anno_id'],
-                    target_anno_id=parsed['target_anno_id'],
-                    has_interaction=bool(parsed['target_anno_id']),
-                    pair_exp_id=parsed['pair_exp_id']))
-    return sorted(expressions, key=lambda e: (e['video_id'], e['exp_id']))
-
-
-def read_split(split_root: str) -> Tuple[List[dict], Dict[str, list], str]:
-    """Expressions and masks of a split, checked against each other before any scoring.
-
-    Args:
-        split_root: folder with ``meta_expressions.json`` and ``mask_dict.json``.
-
-    Returns:
-        tuple: the expressions (:func:`read_split_expressions`), the
-        mask_dict ``{anno_id: [RLE or None per frame]}`` and its path.
-
-    Raises:
-        ValueError: as :func:`read_split_expressions`, and an anno id missing
-            from the mask_dict, without one RLE (or null) per frame, or with
-            RLEs of different sizes, naming both files, video and expression.
-    """
-    specs = read_split_expressions(split_root)
-    meta_path = osp.join(split_root, 'meta_expressions.json')
-    mask_path = osp.join(split_root, 'mask_dict.json')
-    mask_dict = read_json_file(mask_path, 'mask_dict (anno id -> per-frame RLE)')
-    if not isinstance(mask_dict, dict):
-        raise ValueError(f'{mask_path}: expected {{"<anno_id>": [RLE or null, ...]}}')
-    errors: Dict[Tuple[str, int], Optional[str]] = {}
-    for spec in specs:
-        for anno_id in spec['anno_id'] + spec['target_anno_id']:
-            key = (anno_id, len(spec['frame_names']))
-            if key not in errors:
-                errors[key] = anno_mask_error(anno_id, mask_dict,
-                                              spec['frame_names'], None,
-                                              mask_path)
-            if errors[key]:
-                raise InvalidAnnotationError(
-                    f'{meta_path}: video {spec["video_id"]} expression '
-                    f'{spec["exp_id"]}: {errors[key]}')
-    return specs, mask_dict, mask_path
-
-
-def union_of_annotations(mask_dict: Dict[str, list], anno_ids: Sequence[str],
-                         frame_names: Sequence[str], frame_shape: Tuple[int, int],
-                         where: str) -> np.ndarray:
-    """Union of the per-frame masks of several annotations (one role).
-
-    Args:
-        mask_dict: ``{anno_id: [RLE or None per frame]}``, checked by
-            :func:`read_split`.
-        anno_ids: the role's annotation ids (none: all-empty masks).
-        frame_names: the T frames.
-        frame_shape: ``(H, W)``.
-        where: prefix of error messages (mask file, video, expression).
-
-    Returns:
-        np.ndarray: ``(T, H, W)`` bool.
-
-    Raises:
-        ValueError: an RLE that does not fit ``frame_shape`` or whose runs do
-            not cover it, naming ``where``, the anno id and the frame.
-    """
-    union = np.zeros((len(frame_names), ) + tuple(frame_shape), bool)
-    for anno_id in anno_ids:
-        try:
-            union |= decode_masks(mask_dict[anno_id], frame_shape, frame_names)
-        except ValueError as err:
-            raise ValueError(f'{where}: anno id {anno_id} {err}') from err
-    return union
-
-
-def annotation_frame_shape(mask_dict: Dict[str, list],
-                           anno_ids: Sequence[str]) -> Optional[Tuple[int,
-                                                                      int]]:
-    """``(H, W)`` of the first non-empty RLE of the given annotations."""
-    for anno_id in anno_ids:
-        for rle in mask_dict.get(anno_id, []):
-            if rle is not None:
-                return tuple(int(size) for size in rle['size'])
-    return None

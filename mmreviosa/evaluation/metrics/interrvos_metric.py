@@ -9,10 +9,10 @@ from mmengine.logging import MMLogger, print_log
 from mmreviosa.evaluation.functional.interrvos_scores import (deduplicate_scores,
                                                               format_metrics_table, role_swap_iou,
                                                               score_expression, summarize_scores)
-from mmreviosa.evaluation.functional.mask_rle import decode_masks, encode_masks
 from mmreviosa.evaluation.functional.prediction_io import (prediction_json_entry,
                                                            write_prediction_json,
                                                            write_prediction_pngs)
+from mmreviosa.fileio import decode_masks, encode_masks
 from mmreviosa.registry import METRICS
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from vidor_sample_data import FRAME_COUNT, HEIGHT, SAMPLE, WIDTH, box_at
 
-from mmreviosa.builders.vidor import ConvertOptions, convert, decode_rle
+from mmreviosa.builders.vidor import ConvertOptions, convert
 from mmreviosa.builders.vidor.vocabulary import ACTION_PREDICATES
+from mmreviosa.fileio import decode_rle
 from mmreviosa.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))

@@ -7,10 +7,11 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmreviosa.builders.vidor import ConvertOptions, VideoReadError, convert, decode_rle
+from mmreviosa.builders.vidor import ConvertOptions, VideoReadError, convert
 from mmreviosa.builders.vidor import pipeline as pipeline_module
 from mmreviosa.builders.vidor.reader import (VidORFormatError, load_vidor_video,
                                              sample_frame_ids)
+from mmreviosa.fileio import decode_rle
 from vidor_sample_data import (BLUE, GREEN, HEIGHT, RED, WIDTH, make_sample, relation,
                                write_vidor_video)
 

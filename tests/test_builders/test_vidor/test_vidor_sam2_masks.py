@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmreviosa.builders.vidor import ConvertOptions, SAM2MaskTracker, convert, decode_rle
+from mmreviosa.builders.vidor import ConvertOptions, SAM2MaskTracker, convert
+from mmreviosa.fileio import decode_rle
 from vidor_sample_data import FRAME_COUNT, HEIGHT, SAMPLE, WIDTH, box_at
 
 # Hydra overrides that shrink SAM2.1-tiny to ~0.65 M random parameters at 128 px.

@@ -12,7 +12,7 @@ from interrvos_fixtures import INTERRVOS_SPEC, write_split  # noqa: E402
 
 from mmreviosa.datasets import interrvos  # noqa: E402
 from mmreviosa.datasets.interrvos import InterRVOSDataset  # noqa: E402
-from mmreviosa.datasets.layouts import InvalidAnnotationError  # noqa: E402
+from mmreviosa.fileio import InvalidAnnotationError  # noqa: E402
 from mmreviosa.testing import REPO_ROOT  # noqa: E402
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmreviosa.datasets.transforms.loading import (LoadRoleMasks, LoadVideoFrames,
-                                                   decode_rle, read_rgb_image)
-from mmreviosa.datasets.video_io import write_video_file
+from mmreviosa.datasets.transforms.loading import LoadRoleMasks, LoadVideoFrames
+from mmreviosa.fileio import decode_masks, decode_rle, read_rgb_image, write_video_file
 
 
 def _rle(mask, as_string=True):
@@ -173,16 +172,12 @@ def test_rle_whose_runs_do_not_cover_its_size_is_rejected(counts, covered):
 
 
 def test_every_rle_decoder_rejects_runs_that_do_not_cover_the_size():
-    """The evaluation, the VidOR pipeline and the baselines decode with the same checks."""
-    from mmreviosa.builders.vidor import decode_rle as vidor_decode_rle
-    from mmreviosa.evaluation.functional.mask_rle import decode_masks
+    """Per-frame decoding (metric, evaluation, VidOR) and the baselines decode with the checks."""
     from mmreviosa.testing import load_tool
     baselines = load_tool('tools/analysis_tools/baselines.py')
     short = dict(size=[4, 5], counts='522')
-    with pytest.raises(ValueError, match='runs cover 9 pixels'):
+    with pytest.raises(ValueError, match='frame 1: RLE runs cover 9 pixels'):
         decode_masks([None, short])
-    with pytest.raises(ValueError, match='runs cover 9 pixels'):
-        vidor_decode_rle(short)
     video = dict(frames=['00000'], objects={'1': dict(anno_id=7)})
     with pytest.raises(ValueError, match='video v anno id 7 frame 00000: .*runs cover 9 pixels'):
         baselines.decode_objects('v', video, {'7': [short]})

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmreviosa.datasets.transforms import processing
 from mmreviosa.datasets.transforms.processing import (ResizeForModels, VideoHorizontalFlip,
                                                       swap_left_right)
+from mmreviosa.fileio import IMAGENET_MEAN, IMAGENET_MEAN_255, IMAGENET_STD, IMAGENET_STD_255
 
 
 def _frames(num=3, height=12, width=20, seed=0):
@@ -39,11 +39,9 @@ def test_resize_of_a_constant_frame_keeps_its_colour():
 
 
 def test_normalisation_constants_are_imagenet():
-    for mean, std in ((processing.MLLM_MEAN, processing.MLLM_STD),
-                      (processing.SAM2_MEAN, processing.SAM2_STD)):
-        assert mean == (0.485, 0.456, 0.406) and std == (0.229, 0.224, 0.225)
-    np.testing.assert_allclose(processing.SAM2_MEAN_255, (123.675, 116.28, 103.53))
-    np.testing.assert_allclose(processing.MLLM_STD_255, (58.395, 57.12, 57.375))
+    assert IMAGENET_MEAN == (0.485, 0.456, 0.406) and IMAGENET_STD == (0.229, 0.224, 0.225)
+    np.testing.assert_allclose(IMAGENET_MEAN_255, [255 * m for m in IMAGENET_MEAN], rtol=1e-12)
+    np.testing.assert_allclose(IMAGENET_STD_255, [255 * s for s in IMAGENET_STD], rtol=1e-12)
 
 
 def test_invalid_interpolation_is_rejected():

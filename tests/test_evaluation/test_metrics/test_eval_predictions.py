@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from interrvos_samples import EMPTY, FRAMES, A, B, C, sample
 
-from mmreviosa.evaluation.functional.mask_rle import encode_masks
 from mmreviosa.evaluation.metrics.interrvos_metric import InterRVOSMetric
+from mmreviosa.fileio import encode_masks
 from mmreviosa.testing import load_tool
 
 # registered so that worker processes can unpickle its functions
