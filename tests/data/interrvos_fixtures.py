@@ -9,9 +9,10 @@ import json
 import os
 import os.path as osp
 
-import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from mmreviosa.fileio import (MASK_FILE, encode_masks, write_jpeg, write_json_file,
+                              write_video_file)
 
 # video_id -> frame size, object boxes per frame ((y0, y1, x0, x1) or None: absent),
 # box colours (RGB) and expressions in the meta_expressions.json form.
@@ -93,14 +94,6 @@ def render_frames(video: dict) -> np.ndarray:
     return frames
 
 
-def encode_rle(mask: np.ndarray):
-    """COCO RLE with string counts (as in MeViS' mask_dict.json), None for an empty mask."""
-    if not mask.any():
-        return None
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return dict(size=[int(s) for s in rle['size']], counts=rle['counts'].decode('ascii'))
-
-
 def write_split(root: str, spec: dict = None, as_video: bool = False,
                 meta_name: str = 'meta_expressions.json', with_masks: bool = True) -> dict:
     """Write a split under ``root``; returns the spec used (a deep copy).
@@ -118,24 +111,19 @@ def write_split(root: str, spec: dict = None, as_video: bool = False,
         frames = render_frames(video)
         names = frame_names(len(frames))
         if as_video:
-            from mmreviosa.fileio import write_video_file
             os.makedirs(osp.join(root, 'JPEGImages'), exist_ok=True)
             write_video_file(frames, osp.join(root, 'JPEGImages', f'{video_id}.mp4'), fps=5)
         else:
             frame_dir = osp.join(root, 'JPEGImages', video_id)
             os.makedirs(frame_dir, exist_ok=True)
             for name, frame in zip(names, frames):
-                cv2.imwrite(osp.join(frame_dir, f'{name}.jpg'), frame[..., ::-1],
-                            [cv2.IMWRITE_JPEG_QUALITY, 100])
+                write_jpeg(osp.join(frame_dir, f'{name}.jpg'), frame, quality=100)
         videos[video_id] = dict(frames=names, expressions=video['expressions'])
         for anno, boxes in video['boxes'].items():
-            mask_dict[anno] = [encode_rle(box_mask(b, video['size'])) for b in boxes]
-    os.makedirs(root, exist_ok=True)
-    with open(osp.join(root, meta_name), 'w') as f:
-        json.dump(dict(videos=videos), f)
+            mask_dict[anno] = encode_masks(np.stack([box_mask(b, video['size']) for b in boxes]))
+    write_json_file(osp.join(root, meta_name), dict(videos=videos))
     if with_masks:
-        with open(osp.join(root, 'mask_dict.json'), 'w') as f:
-            json.dump(mask_dict, f)
+        write_json_file(osp.join(root, MASK_FILE), mask_dict)
     return spec
 
 
@@ -144,5 +132,4 @@ def edit_json(path: str, edit) -> None:
     with open(path) as f:
         data = json.load(f)
     edit(data)
-    with open(path, 'w') as f:
-        json.dump(data, f)
+    write_json_file(path, data)

@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-from pycocotools import mask as mask_utils
 
+from mmreviosa.fileio import encode_rle, write_annotations
 from mmreviosa.testing import REPO_ROOT, load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -17,11 +17,6 @@ TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'baselines.py')
 baselines = load_tool(osp.relpath(TOOL, REPO_ROOT))
 
 
-def _rle(mask):
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {'size': list(rle['size']), 'counts': rle['counts'].decode()}
-
-
 def _box(top, left, side, size=20):
     mask = np.zeros((size, size), bool)
     mask[top:top + side, left:left + side] = True
@@ -29,10 +24,7 @@ def _box(top, left, side, size=20):
 
 
 def _write_split(root, videos, masks):
-    with open(osp.join(root, 'meta_expressions.json'), 'w') as f:
-        json.dump({'videos': videos}, f)
-    with open(osp.join(root, 'mask_dict.json'), 'w') as f:
-        json.dump(masks, f)
+    write_annotations(str(root), videos, masks)
     return str(root)
 
 
@@ -48,7 +40,7 @@ def one_shape_split(tmp_path):
                         expressions={'0': dict(exp='the red square', obj_id=[1], anno_id=[10],
                                                target_obj_id=[], target_anno_id=[],
                                                pair_exp_id=None)})}
-    return _write_split(tmp_path, videos, {'10': [_rle(_box(4, 2 + 3 * t, 8)) for t in range(3)]})
+    return _write_split(tmp_path, videos, {'10': [encode_rle(_box(4, 2 + 3 * t, 8)) for t in range(3)]})
 
 
 @pytest.fixture
@@ -56,9 +48,9 @@ def interaction_split(tmp_path):
     """Actor A (red square, 6x6, moves 3 px/frame), target B (blue circle, 2x2, still),
     and C, a still red square 6x6 that looks like A but takes no part."""
     frames = 3
-    masks = {'10': [_rle(_box(1, 1 + 3 * t, 6)) for t in range(frames)],
-             '11': [_rle(_box(16, 16, 2))] * frames,
-             '12': [_rle(_box(12, 1, 6))] * frames}
+    masks = {'10': [encode_rle(_box(1, 1 + 3 * t, 6)) for t in range(frames)],
+             '11': [encode_rle(_box(16, 16, 2))] * frames,
+             '12': [encode_rle(_box(12, 1, 6))] * frames}
     objects = {'1': _obj('red', 'square', 10), '2': _obj('blue', 'circle', 11),
                '3': _obj('red', 'square', 12)}
     exps = {'0': dict(exp='the red square pushing the blue circle', obj_id=[1], anno_id=[10],

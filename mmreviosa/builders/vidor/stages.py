@@ -27,7 +27,7 @@ from mmreviosa.builders.vidor.cues import distinguishing_cues, object_cues
 from mmreviosa.builders.vidor.language import LanguageBackend, noun_phrase
 from mmreviosa.builders.vidor.reader import VideoReadError, VidORVideo, sample_frame_ids
 from mmreviosa.builders.vidor.vocabulary import is_action_predicate, is_known_predicate
-from mmreviosa.fileio import iter_video_frames, write_jpeg
+from mmreviosa.fileio import iter_video_frames, write_jpeg, write_json_file
 
 NUM_STAGES = 4
 
@@ -56,12 +56,8 @@ class StageStore:
         return data
 
     def save(self, stage: int, params: dict, data: dict) -> dict:
-        os.makedirs(self.work_dir, exist_ok=True)
         data = dict(data, params=params)
-        temp = f'{self.path(stage)}.{os.getpid()}.tmp'
-        with open(temp, 'w', encoding='utf-8') as file:
-            json.dump(data, file)
-        os.replace(temp, self.path(stage))
+        write_json_file(self.path(stage), data)
         return json.loads(json.dumps(data))
 
 

@@ -49,15 +49,12 @@ def f_from_counts(n_fg: int, n_gt: int, fg_match: int, gt_match: int) -> float:
     Returns:
         float: F (no boundary at all: 1; one side without: 0).
     """
-    if n_fg == 0 and n_gt > 0:
-        precision, recall = 1.0, 0.0
-    elif n_fg > 0 and n_gt == 0:
-        precision, recall = 0.0, 1.0
-    elif n_fg == 0 and n_gt == 0:
-        precision, recall = 1.0, 1.0
-    else:
-        precision = float(fg_match) / float(n_fg)
-        recall = float(gt_match) / float(n_gt)
+    if n_fg == 0 or n_gt == 0:
+        # DAVIS sets precision and recall to 1 and 1 when neither mask has a boundary
+        # (F = 1), and to 1 and 0 (or 0 and 1) when only one has (F = 0).
+        return 1.0 if n_fg == n_gt else 0.0
+    precision = float(fg_match) / float(n_fg)
+    recall = float(gt_match) / float(n_gt)
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)

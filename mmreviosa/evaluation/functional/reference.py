@@ -3,14 +3,20 @@
 This is the slow, obvious implementation (numpy + cv2, no cropping, no bit
 packing), following the steps of the official DAVIS-2017 ``db_eval_iou`` and
 ``f_measure`` one by one on full frames, so that it also runs at about the
-official speed. It exists to check :mod:`.davis_measures` and to measure its
-speed-up; use the functions of ``mmreviosa.evaluation.functional`` for real
-work.
+official speed. Only the last step, F from the boundary pixel counts
+(:func:`.frame_batches.f_from_counts`), is shared with the fast code; the
+restatement of the official code in
+``tests/test_evaluation/test_functional/test_davis_official.py`` checks that
+step independently. It exists to check :mod:`.davis_measures` and to measure
+its speed-up; use the functions of ``mmreviosa.evaluation.functional`` for
+real work.
 """
 from typing import Optional, Union
 
 import cv2
 import numpy as np
+
+from .frame_batches import f_from_counts
 
 
 def reference_disk(radius: float) -> np.ndarray:
@@ -96,24 +102,10 @@ def reference_frame_contour_accuracy(pred: np.ndarray,
     kernel = reference_disk(radius)
     pred_boundary = reference_boundary_map(pred * np.logical_not(void))
     gt_boundary = reference_boundary_map(gt * np.logical_not(void))
-    pred_dilated = cv2.dilate(pred_boundary.astype(np.uint8), kernel)
-    gt_dilated = cv2.dilate(gt_boundary.astype(np.uint8), kernel)
-    gt_matched = gt_boundary * pred_dilated
-    pred_matched = pred_boundary * gt_dilated
-    n_pred = np.sum(pred_boundary)
-    n_gt = np.sum(gt_boundary)
-    if n_pred == 0 and n_gt > 0:
-        precision, recall = 1.0, 0.0
-    elif n_pred > 0 and n_gt == 0:
-        precision, recall = 0.0, 1.0
-    elif n_pred == 0 and n_gt == 0:
-        precision, recall = 1.0, 1.0
-    else:
-        precision = np.sum(pred_matched) / float(n_pred)
-        recall = np.sum(gt_matched) / float(n_gt)
-    if precision + recall == 0:
-        return 0.0
-    return float(2 * precision * recall / (precision + recall))
+    pred_dilated, gt_dilated = (cv2.dilate(boundary.astype(np.uint8), kernel)
+                                for boundary in (pred_boundary, gt_boundary))
+    return f_from_counts(np.sum(pred_boundary), np.sum(gt_boundary),
+                         np.sum(pred_boundary * gt_dilated), np.sum(gt_boundary * pred_dilated))
 
 
 def reference_contour_accuracy(

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 
 DATA_DIR = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'data'))
 sys.path.insert(0, DATA_DIR)
@@ -72,25 +73,12 @@ def test_pack_checks_frame_counts():
         PackInterRVOSInputs()(_processed_item(sam_pixels=np.zeros((3, 3, 8, 8), np.uint8)))
 
 
-# The example pipelines of the data path (tiny tokenizer, 64 px).
-TOKENIZER = dict(type='build_role_tokenizer', tokenizer=dict(type='build_tiny_tokenizer'))
-TRAIN_PIPELINE = [
-    dict(type='SampleFrames', num_frames=4, mode='train'),
-    dict(type='LoadVideoFrames'),
-    dict(type='LoadRoleMasks'),
-    dict(type='ResizeForModels', mllm_size=64, sam_size=64),
-    dict(type='TokenizeConversation', tokenizer=TOKENIZER, num_image_tokens=16),
-    dict(type='PackInterRVOSInputs'),
-]
-TEST_PIPELINE = [
-    dict(type='SampleFrames', mode='test', num_key_frames=4),
-    dict(type='LoadVideoFrames'),
-    dict(type='LoadRoleMasks'),
-    dict(type='ResizeForModels', mllm_size=64, sam_size=64),
-    dict(type='TokenizeConversation', tokenizer=TOKENIZER, num_image_tokens=16,
-         with_answer=False),
-    dict(type='PackInterRVOSInputs'),
-]
+# The example pipelines of the data path (tiny tokenizer, 64 px): those of the browse_dataset
+# test config, with 4 training frames.
+_EXAMPLE = Config.fromfile(osp.join(DATA_DIR, 'configs', 'browse_interrvos.py'))
+TRAIN_PIPELINE = [dict(t, num_frames=4) if t['type'] == 'SampleFrames' else t
+                  for t in _EXAMPLE.train_pipeline]
+TEST_PIPELINE = _EXAMPLE.test_pipeline
 
 
 @pytest.fixture(scope='module')
