@@ -1,9 +1,14 @@
-"""Process-wide set-up shared by the tools: scope, registries and runtime fixes."""
+"""Process-wide set-up the tools call explicitly: scope, registries and thread count.
+
+Nothing here runs on import.
+"""
 import datetime
 import os
 import warnings
 
 from mmengine import DefaultScope
+
+from mmreviosa import registry
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
@@ -14,11 +19,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             (a new instance named ``mmreviosa-<timestamp>`` if another scope is
             current, as mmdet does).
     """
-    import mmreviosa.datasets  # noqa: F401
-    import mmreviosa.engine  # noqa: F401
-    import mmreviosa.evaluation  # noqa: F401
-    import mmreviosa.models  # noqa: F401
-    import mmreviosa.visualization  # noqa: F401
+    # The registries' `locations` name every module that registers something; importing
+    # them from there keeps this bottom-layer module free of imports of the layers above.
+    for name in registry.__all__:
+        getattr(registry, name).import_from_location()
     if init_default_scope:
         never_created = (DefaultScope.get_current_instance() is None
                          or not DefaultScope.check_instance_created('mmreviosa'))
