@@ -117,9 +117,9 @@ def strongly_connected(nodes, successors) -> List[List[str]]:
         stack.append(root)
         on_stack.add(root)
         while work:
-            node, successors = work[-1]
+            node, pending = work[-1]
             advanced = False
-            for succ in successors:
+            for succ in pending:
                 if succ not in index:
                     index[succ] = low[succ] = len(index)
                     stack.append(succ)
