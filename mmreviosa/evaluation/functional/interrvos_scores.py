@@ -121,18 +121,9 @@ def score_expression(video_id: str,
             np.zeros(gt_target.shape, bool)
         target_j, target_f = region_and_contour(scored_target, gt_target,
                                                 None, bound_th)
-    return dict(
-        video_id=str(video_id),
-        exp_id=str(exp_id),
-        pair_exp_id=None if pair_exp_id is None else str(pair_exp_id),
-        has_interaction=bool(has_interaction),
-        pred_has_target=pred_target is not None,
-        actor_J=actor_j,
-        actor_F=actor_f,
-        target_J=target_j,
-        target_F=target_f,
-        role_swap_iou=None,
-        missing=False)
+    return _score_record(video_id, exp_id, pair_exp_id, has_interaction,
+                         pred_target is not None, (actor_j, actor_f), (target_j, target_f),
+                         missing=False)
 
 
 def missing_expression_score(video_id: str, exp_id: str, num_frames: int,
@@ -151,18 +142,25 @@ def missing_expression_score(video_id: str, exp_id: str, num_frames: int,
         dict: a score with zeros for every frame and role, ``missing=True``.
     """
     zeros = np.zeros(num_frames)
-    return dict(
-        video_id=str(video_id),
-        exp_id=str(exp_id),
-        pair_exp_id=None if pair_exp_id is None else str(pair_exp_id),
-        has_interaction=bool(has_interaction),
-        pred_has_target=False,
-        actor_J=zeros,
-        actor_F=zeros,
-        target_J=zeros if has_interaction else None,
-        target_F=zeros if has_interaction else None,
-        role_swap_iou=None,
-        missing=True)
+    target = (zeros, zeros) if has_interaction else (None, None)
+    return _score_record(video_id, exp_id, pair_exp_id, has_interaction, False, (zeros, zeros),
+                         target, missing=True)
+
+
+def _score_record(video_id: str, exp_id: str, pair_exp_id: Optional[str],
+                  has_interaction: bool, pred_has_target: bool, actor_jf: tuple,
+                  target_jf: tuple, missing: bool) -> dict:
+    """The result of one expression, as :func:`summarize_scores` reads it.
+
+    ``actor_jf`` / ``target_jf`` are the per-frame J and F arrays ``(T,)``
+    (None for the target of an expression without an interaction).
+    """
+    return {'video_id': str(video_id), 'exp_id': str(exp_id),
+            'pair_exp_id': None if pair_exp_id is None else str(pair_exp_id),
+            'has_interaction': bool(has_interaction), 'pred_has_target': pred_has_target,
+            'actor_J': actor_jf[0], 'actor_F': actor_jf[1],
+            'target_J': target_jf[0], 'target_F': target_jf[1],
+            'role_swap_iou': None, 'missing': missing}
 
 
 def role_swap_iou(actor_masks, pair_target_masks, video_id: str = '?',

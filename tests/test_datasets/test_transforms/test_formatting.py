@@ -73,12 +73,13 @@ def test_pack_checks_frame_counts():
         PackInterRVOSInputs()(_processed_item(sam_pixels=np.zeros((3, 3, 8, 8), np.uint8)))
 
 
-# The example pipelines of the data path (tiny tokenizer, 64 px): those of the browse_dataset
-# test config, with 4 training frames.
-_EXAMPLE = Config.fromfile(osp.join(DATA_DIR, 'configs', 'browse_interrvos.py'))
+# The example pipelines of the data path: the toy config's (tiny tokenizer, 32 px, 4 image
+# tokens a frame), sampling 4 frames in training and asking for 4 key frames at test time.
+_TOY = Config.fromfile(osp.join(DATA_DIR, 'configs', 'toy_intershapes.py'))
 TRAIN_PIPELINE = [dict(t, num_frames=4) if t['type'] == 'SampleFrames' else t
-                  for t in _EXAMPLE.train_pipeline]
-TEST_PIPELINE = _EXAMPLE.test_pipeline
+                  for t in _TOY.train_pipeline]
+TEST_PIPELINE = [dict(t, num_key_frames=4) if t['type'] == 'SampleFrames' else t
+                 for t in _TOY.test_pipeline]
 
 
 @pytest.fixture(scope='module')
@@ -94,12 +95,12 @@ def test_example_train_pipeline(split):
     dataset = InterRVOSDataset(split, pipeline=TRAIN_PIPELINE)
     packed = dataset[0]  # vid_a: "the red square pushing the blue box", 4 frames
     inputs, sample = packed['inputs'], packed['data_samples']
-    assert tuple(inputs['mllm_pixels'].shape) == (4, 3, 64, 64)
-    assert tuple(inputs['sam_pixels'].shape) == (4, 3, 64, 64)
+    assert tuple(inputs['mllm_pixels'].shape) == (4, 3, 32, 32)
+    assert tuple(inputs['sam_pixels'].shape) == (4, 3, 32, 32)
     assert inputs['labels'].shape == inputs['input_ids'].shape
     ids = sample.role_token_ids
-    # 4 key frames x 16 image tokens, and the answer names both roles.
-    assert int((inputs['input_ids'] == ids['<IMG_CONTEXT>']).sum()) == 64
+    # 4 key frames x 4 image tokens, and the answer names both roles.
+    assert int((inputs['input_ids'] == ids['<IMG_CONTEXT>']).sum()) == 16
     answer = inputs['input_ids'][inputs['labels'] != -100]
     assert ids['[SEG_ACT]'] in answer and ids['[SEG_TAR]'] in answer
     np.testing.assert_array_equal(
@@ -118,7 +119,7 @@ def test_example_test_pipeline(split):
     assert 'labels' not in inputs
     # 2 frames, 4 key frames asked: each frame is a key frame once (SampleFrames)
     assert sample.frame_inds == [0, 1] and sample.key_frame_inds == [0, 1]
-    assert tuple(inputs['sam_pixels'].shape) == (2, 3, 64, 64)
-    assert tuple(inputs['mllm_pixels'].shape) == (2, 3, 64, 64)
+    assert tuple(inputs['sam_pixels'].shape) == (2, 3, 32, 32)
+    assert tuple(inputs['mllm_pixels'].shape) == (2, 3, 32, 32)
     assert sample.has_interaction is False and not sample.gt_target_masks.any()
     assert tuple(sample.gt_actor_masks.shape) == (2, 20, 30)
