@@ -12,7 +12,7 @@ Two ways to build the network:
 """
 import copy
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Union
+from typing import List, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +22,10 @@ from mmreviosa.models.mllm.generation import generate_answer
 from mmreviosa.models.mllm.internvl_config import config_from_dict
 from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
+from mmreviosa.models.mllm.token_ids import SpecialTokenIdsMixin
 from mmreviosa.models.utils import TrainedStateMixin, compute_in_float32, parse_dtype
 from mmreviosa.registry import MODELS
-from mmreviosa.text import (IGNORE_INDEX, IM_END_TOKEN, IMG_CONTEXT_TOKEN, ROLE_TOKENS,
-                            SPECIAL_TOKENS, build_tokenizer_from_cfg)
+from mmreviosa.text import IGNORE_INDEX, IM_END_TOKEN, IMG_CONTEXT_TOKEN, build_tokenizer_from_cfg
 from mmreviosa.utils import check_local_pretrained, internvl_hint
 
 
@@ -45,7 +45,7 @@ class InternVLMLLMOutput:
 
 
 @MODELS.register_module()
-class InternVLMLLM(TrainedStateMixin, BaseModule):
+class InternVLMLLM(TrainedStateMixin, SpecialTokenIdsMixin, BaseModule):
     """Native InternVL with the ReVIOSa role tokens, LoRA on the LLM and freezing.
 
     Args:
@@ -169,16 +169,10 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
             and any row the resize added.
         """
         if self.tokenizer is None:
-            self.role_token_ids: Dict[str, int] = {}
-            self._token_ids: Dict[str, int] = {}
-            self.register_buffer('special_token_ids',
-                                 torch.full((len(SPECIAL_TOKENS),), -1, dtype=torch.long))
+            self._record_token_ids(None)
             return []
         vocab = self.tokenizer.get_vocab()
-        missing = [t for t in SPECIAL_TOKENS if t not in vocab]
-        if missing or IM_END_TOKEN not in vocab:
-            raise KeyError(f'Tokens {missing or [IM_END_TOKEN]} are not in the tokenizer; build '
-                           f'it with mmreviosa.text.build_role_tokenizer')
+        self._record_token_ids(vocab)
         old_rows = self.model.get_input_embeddings().weight.shape[0]
         # Never shrink: checkpoints often carry spare rows beyond the tokenizer.
         if len(self.tokenizer) > old_rows:
@@ -187,11 +181,6 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         new_rows = self.model.get_input_embeddings().weight.shape[0]
         self.model.config.image_token_id = vocab[IMG_CONTEXT_TOKEN]
         self.model.config.image_seq_length = self.num_image_tokens
-        self.role_token_ids = {t: vocab[t] for t in ROLE_TOKENS}
-        self._token_ids = {t: vocab[t] for t in SPECIAL_TOKENS}
-        # Saved with the weights, so that a checkpoint cannot meet another tokenizer silently.
-        self.register_buffer('special_token_ids',
-                             torch.tensor([vocab[t] for t in SPECIAL_TOKENS], dtype=torch.long))
         return sorted(set(self.role_token_ids.values()) | set(range(old_rows, new_rows)))
 
     def init_weights(self):
@@ -235,27 +224,6 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         vision = self.model.config.vision_config
         grid = vision.image_size[0] // vision.patch_size[0]
         return round(grid * grid * self.model.config.downsample_ratio ** 2)
-
-    @property
-    def token_ids(self) -> Dict[str, int]:
-        """Ids of the role and image tokens, as ``get_special_token_ids`` gives them."""
-        return dict(self._token_ids)
-
-    def check_token_ids(self, ids: Dict[str, int]) -> None:
-        """Raise if the data pipeline's token ids differ from the model's.
-
-        Args:
-            ids: token -> id, e.g. ``results['role_token_ids']`` of
-                ``TokenizeConversation``.
-        """
-        if self.tokenizer is None:
-            raise RuntimeError('InternVLMLLM was built without a tokenizer: no token ids to check')
-        own = self.token_ids
-        wrong = {t: (i, own.get(t)) for t, i in ids.items() if own.get(t) != int(i)}
-        if wrong:
-            details = ', '.join(f'{t}: data {d} vs model {m}' for t, (d, m) in wrong.items())
-            raise ValueError(f'Token ids of the data pipeline differ from the model ({details}). '
-                             f'Build both from the same tokenizer config.')
 
     # ----------------------------------------------------------------- checks
     def _check_inputs(self, input_ids, attention_mask, pixel_values, labels=None) -> None:
@@ -368,20 +336,6 @@ class InternVLMLLM(TrainedStateMixin, BaseModule):
         adapter_keys = ('lora_', 'trainable_tokens_')
         return sum(p.numel() for n, p in self.named_parameters()
                    if include_adapters or not any(k in n for k in adapter_keys))
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
-        key = prefix + 'special_token_ids'
-        own = self.special_token_ids
-        if key in state_dict and not own.is_meta and int(own.min()) >= 0:
-            saved = state_dict[key]
-            if saved.shape != own.shape or not torch.equal(saved.cpu(), own.cpu()):
-                raise ValueError(
-                    f'The checkpoint was trained with token ids '
-                    f'{dict(zip(SPECIAL_TOKENS, saved.tolist()))} but this model has '
-                    f'{self.token_ids}: the tokenizer differs.')
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
 
     def merge_lora(self):
         """Merge LoRA and the trained token rows into the weights, in place.

@@ -31,24 +31,6 @@ def _build_internvl_config(vision: dict, text: dict, **kwargs):
                           text_config=Qwen2Config(**text), **kwargs)
 
 
-def internvl2_5_config(size: str = '1B'):
-    """The ``InternVLConfig`` of InternVL-2.5-1B or -4B (native layout).
-
-    Args:
-        size: '1B' (InternViT-300M + Qwen2.5-0.5B) or '4B' (+ Qwen2.5-3B).
-
-    Returns:
-        transformers.InternVLConfig: 448 px, patch 14, pixel shuffle 0.5
-        (256 tokens per image), ``image_token_id`` 151667.
-    """
-    key = f'internvl2_5_{size.lower()}'
-    if key not in _PRESETS:
-        raise ValueError(f'size must be one of 1B, 4B; got {size!r}')
-    return _build_internvl_config(
-        _INTERNVIT_300M, {**_QWEN2_5_COMMON, **_PRESETS[key]}, image_token_id=151667,
-        image_seq_length=256, downsample_ratio=0.5)
-
-
 def config_from_dict(config: dict, vocab_size: Optional[int] = None):
     """Build an ``InternVLConfig`` from the ``config`` argument of :class:`InternVLMLLM`.
 

@@ -1,8 +1,5 @@
 """Checkpoints of a component that hold only what training changed."""
-from collections import OrderedDict
 from typing import List
-
-import torch
 
 
 class TrainedStateMixin:
@@ -49,11 +46,3 @@ class TrainedStateMixin:
         if self.save_trained_only:
             for name, param in self._state_frozen_parameters():
                 state_dict.setdefault(prefix + name, param.detach())
-
-    def trainable_state_dict(self) -> 'OrderedDict[str, torch.Tensor]':
-        """The trained parameters and the buffers, whatever ``save_trained_only``."""
-        saved, self.save_trained_only = self.save_trained_only, True
-        try:
-            return self.state_dict()
-        finally:
-            self.save_trained_only = saved
