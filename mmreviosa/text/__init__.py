@@ -8,9 +8,8 @@ It imports nothing of mmreviosa but the registry and utils, so that both
 """
 from .chat import (ANSWER_ACTOR, ANSWER_ACTOR_TARGET, ANSWER_SINGLE, CHAT_TEMPLATE,
                    CONVERSATION_ROLE_MODES, MODE_ROLE_TOKENS, QUESTION_TEMPLATES, SYSTEM_PROMPT,
-                   build_answer, build_prompt, build_question, check_conversation_mode,
-                   check_role_mode)
-from .tiny_tokenizer import build_tiny_tokenizer, corpus_sentences
+                   build_answer, build_prompt, build_question, check_conversation_mode)
+from .tiny_tokenizer import build_tiny_tokenizer
 from .tokenizer import build_role_tokenizer, build_tokenizer_from_cfg, get_special_token_ids
 from .tokens import (ACTOR_TOKEN, CHAT_TOKENS, IGNORE_INDEX, IM_END_TOKEN, IMAGE_TOKENS,
                      IMG_CONTEXT_TOKEN, IMG_END_TOKEN, IMG_START_TOKEN, ROLE_TOKENS, SEG_TOKEN,
@@ -21,7 +20,7 @@ __all__ = [
     'IMG_END_TOKEN', 'IMG_CONTEXT_TOKEN', 'IMAGE_TOKENS', 'SPECIAL_TOKENS', 'IM_END_TOKEN',
     'CHAT_TOKENS', 'IGNORE_INDEX', 'SYSTEM_PROMPT', 'CHAT_TEMPLATE', 'MODE_ROLE_TOKENS',
     'QUESTION_TEMPLATES', 'CONVERSATION_ROLE_MODES', 'ANSWER_ACTOR_TARGET', 'ANSWER_ACTOR',
-    'ANSWER_SINGLE', 'check_role_mode', 'check_conversation_mode', 'build_question',
-    'build_answer', 'build_prompt', 'corpus_sentences', 'build_tiny_tokenizer',
+    'ANSWER_SINGLE', 'check_conversation_mode', 'build_question',
+    'build_answer', 'build_prompt', 'build_tiny_tokenizer',
     'build_role_tokenizer', 'get_special_token_ids', 'build_tokenizer_from_cfg'
 ]

@@ -55,12 +55,6 @@ ANSWER_ACTOR = f'Sure, it is {ACTOR_TOKEN}.'
 ANSWER_SINGLE = f'Sure, it is {SEG_TOKEN}.'
 
 
-def check_role_mode(mode: str) -> None:
-    """Raise unless ``mode`` is a model role mode ('roles' or 'single')."""
-    if mode not in MODE_ROLE_TOKENS:
-        raise ValueError(f'role_mode must be one of {list(MODE_ROLE_TOKENS)}, got {mode!r}')
-
-
 def check_conversation_mode(mode: str) -> None:
     """Raise unless ``mode`` is a conversation mode ('roles', 'single', 'single_target')."""
     if mode not in QUESTION_TEMPLATES:

@@ -3,7 +3,7 @@ import pytest
 
 from mmreviosa.text import (ANSWER_ACTOR, ANSWER_ACTOR_TARGET, ANSWER_SINGLE, CHAT_TEMPLATE,
                             CONVERSATION_ROLE_MODES, MODE_ROLE_TOKENS, QUESTION_TEMPLATES,
-                            build_answer, build_prompt, build_question, check_role_mode)
+                            build_answer, build_prompt, build_question)
 
 
 @pytest.mark.parametrize('mode, has_interaction, answer', [
@@ -32,9 +32,7 @@ def test_every_conversation_mode_maps_to_a_model_role_mode():
 
 
 def test_unknown_modes_are_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"role_mode must be one of \['roles', 'single'\]"):
-        check_role_mode('single_target')
-    with pytest.raises(ValueError, match='single_target'):
+    with pytest.raises(ValueError, match=r"\['roles', 'single', 'single_target'\], got 'pairs'"):
         build_answer('pairs', True)
 
 
