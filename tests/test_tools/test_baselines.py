@@ -40,7 +40,8 @@ def one_shape_split(tmp_path):
                         expressions={'0': dict(exp='the red square', obj_id=[1], anno_id=[10],
                                                target_obj_id=[], target_anno_id=[],
                                                pair_exp_id=None)})}
-    return _write_split(tmp_path, videos, {'10': [encode_rle(_box(4, 2 + 3 * t, 8)) for t in range(3)]})
+    masks = {'10': [encode_rle(_box(4, 2 + 3 * t, 8)) for t in range(3)]}
+    return _write_split(tmp_path, videos, masks)
 
 
 @pytest.fixture
