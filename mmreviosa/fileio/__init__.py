@@ -28,8 +28,7 @@ from .rle import (FrameRLE, decode_masks, decode_rle, encode_masks, encode_rle,
                   union_of_annotations)
 from .split import SplitAnnotations, annotation_frame_shape, read_split
 from .video import (VIDEO_EXTENSIONS, count_video_frames, frame_names_for_length,
-                    is_video_file, iter_video_frames, read_video_frames, video_frame_size,
-                    write_video_file)
+                    iter_video_frames, read_video_frames, video_frame_size, write_video_file)
 
 __all__ = [
     'META_FILE', 'MASK_FILE', 'InvalidAnnotationError', 'read_json_file', 'write_json_file',
@@ -40,6 +39,6 @@ __all__ = [
     'decode_masks', 'union_of_annotations', 'IMAGENET_MEAN', 'IMAGENET_STD',
     'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'list_frame_names', 'read_rgb_image', 'write_jpeg',
     'image_size', 'read_palette_png', 'read_binary_png', 'write_binary_png', 'stack_frames',
-    'VIDEO_EXTENSIONS', 'frame_names_for_length', 'is_video_file', 'video_frame_size',
+    'VIDEO_EXTENSIONS', 'frame_names_for_length', 'video_frame_size',
     'count_video_frames', 'iter_video_frames', 'read_video_frames', 'write_video_file'
 ]

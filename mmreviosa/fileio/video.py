@@ -18,11 +18,6 @@ def frame_names_for_length(num_frames: int, width: int = 5) -> List[str]:
     return [str(i).zfill(width) for i in range(num_frames)]
 
 
-def is_video_file(path: str) -> bool:
-    """Whether ``path`` names a file with a video suffix."""
-    return osp.splitext(path)[1].lower() in VIDEO_EXTENSIONS
-
-
 def _open(path: str):
     import av
     if not osp.isfile(path):
