@@ -58,9 +58,9 @@ ONE_MEMBER = {
     'DATASETS': ('', f"dict(type='InterRVOSDataset', data_root={MEVIS_TINY!r})"),
     'TRANSFORMS': ('', "dict(type='SampleFrames', num_frames=2)"),
     'MODELS': ('', "dict(type='RoleTokenProjector', in_dim=4, out_dim=2)"),
-    'MODEL_WRAPPERS': ('import torch, torch.distributed as dist, tempfile\n'
+    'MODEL_WRAPPERS': ('import torch, torch.distributed as dist\n'
                        "dist.init_process_group('gloo', rank=0, world_size=1, "
-                       "init_method='file://' + tempfile.mktemp())",
+                       "init_method='file://{tmp_dir}/gloo')",
                        "dict(type='CPUDistributedDataParallel', module=torch.nn.Linear(2, 2))"),
     'TOKENIZERS': ('', "dict(type='build_tiny_tokenizer')"),
     'METRICS': ('', "dict(type='InterRVOSMetric')"),
@@ -100,8 +100,9 @@ def test_locations_exist_and_hold_every_member(name, all_members):
 
 
 @pytest.mark.parametrize('name', sorted(ONE_MEMBER))
-def test_build_one_member_in_a_fresh_process(name, all_members):
+def test_build_one_member_in_a_fresh_process(name, all_members, tmp_path):
     setup, cfg = ONE_MEMBER[name]
+    setup = setup.replace('{tmp_dir}', str(tmp_path))
     code = (f'{setup}\nfrom mmreviosa.registry import {name} as registry\n'
             f'registry.build({cfg})\nprint(" ".join(sorted(registry._module_dict)))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
