@@ -8,10 +8,11 @@ batches:
     the annotation: a perfect role-token prompt that says *what* to segment;
 (b) ``point``: SAM's point embedding of the actor's GT centroid in each frame
     (``SAM2Head.embed_points``): says *where*;
-(c) ``both``: (a) + (b), what ``ReVIOSa(point_prompts=True)`` gives the decoder;
-(d) ``semantic_film``: (a) into a head built with ``prompt_film=True``, where the
-    prompt also scales and shifts every decoder input level
-    (:class:`~mmreviosa.models.heads.prompt_film.PromptFeatureModulation`).
+(c) ``both``: (a) + (b), what ``ReVIOSa(point_prompter=dict(type='AttentionPointPrompts'))``
+    gives the decoder;
+(d) ``semantic_film``: (a) into a head whose prompt adapter also scales and shifts every
+    decoder input level by the prompt
+    (:class:`~mmreviosa.models.training_aids.PromptFeatureModulation`).
 
 Prints the training IoU (threshold 0, 64 x 64, mean over the last ``--window``
 steps) of each every ``--log-every`` steps.  This is the measurement behind the
@@ -63,8 +64,9 @@ class Learner:
         from mmreviosa.registry import MODELS
         torch.manual_seed(seed)
         self.kind = kind
-        self.head = MODELS.build(dict(head_cfg, point_prompts=True,
-                                      prompt_film=kind == 'semantic_film'))
+        film = dict(type='PromptFeatureModulation') if kind == 'semantic_film' else None
+        self.head = MODELS.build(dict(head_cfg, prompt_adapter=film))
+        self.head.train_point_embedding()
         self.head.train()
         self.codes = nn.Embedding(64, self.head.prompt_dim)
         nn.init.normal_(self.codes.weight)
@@ -100,7 +102,7 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
 
     from mmreviosa.builders.intershapes import SHAPES
-    from mmreviosa.models.segmentors.role_utils import mask_centroids
+    from mmreviosa.models.training_aids import mask_centroids
     from mmreviosa.registry import DATASETS, MODELS
     from mmreviosa.utils import register_all_modules
     register_all_modules(init_default_scope=False)

@@ -31,6 +31,7 @@ num_train_frames = 5              # frames per training item, all read by the ML
 num_key_frames = 5                # frames the MLLM reads at test time; SAM2 memory covers the rest
 num_image_tokens = 256            # (448 / 14) ** 2 * 0.5 ** 2
 max_context = 32768               # Qwen2.5's max_position_embeddings
+max_new_tokens = 32               # longest generated answer
 tokenizer = dict(type='build_role_tokenizer', tokenizer=mllm_path)
 
 # ----------------------------------------------------------------------------- model
@@ -64,11 +65,11 @@ model = dict(
         loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=2.0),
         loss_dice=dict(type='mmdet.DiceLoss', use_sigmoid=True, activate=True, naive_dice=True,
                        eps=1.0, loss_weight=0.5),
-        use_memory=True),
+        use_memory=True),                 # SAM2's video memory carries the masks at test time
     loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
     aml_layers=[21, 22, 23],          # the paper's layers (of 24)
     lm_loss_weight=1.0,
-    test_cfg=dict(max_new_tokens=32, use_memory=True))
+    test_cfg=dict(max_new_tokens=max_new_tokens))
 
 # ----------------------------------------------------------------------------- data
 train_pipeline = [
@@ -90,7 +91,7 @@ test_pipeline = [
          mllm_interpolation='bicubic', sam_interpolation='bicubic', backend='pillow'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
          mode='roles', with_answer=False),
-    dict(type='CheckContextLength', max_length=max_context, reserved=32),   # max_new_tokens
+    dict(type='CheckContextLength', max_length=max_context, reserved=max_new_tokens),
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(

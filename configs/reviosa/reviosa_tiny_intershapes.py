@@ -7,16 +7,22 @@
 # (sam2's PromptEncoder / MaskDecoder / memory modules, with a small conv image encoder in place
 # of Hiera, see SAM2Head). Nothing is pretrained, so everything trains (no LoRA, no frozen parts).
 #
-# Two additions let a decoder and an LLM trained from scratch meet in minutes (both measured
-# in model-zoo.md; the real-scale configs do not need them): the prompt scales and shifts every
-# decoder input level (`prompt_film`), without which the decoder hardly learns to follow a
-# *semantic* prompt; and each referent's *visual prompt*, the normalised average of SAM2's image
-# embedding inside its GT mask, is decoded as a second prompt (`visual_aux_weight`) and is what
-# the role prompt must pick out among all referents of the batch (`visual_align_weight`,
-# `visual_align='contrastive'`: InfoNCE with the visual prompts centred by their batch mean), a
-# direct signal to route the referring words into the role token. With the centring it learned
-# expression-specific masks with seeds 0 and 2 of 0-2 in 900 iterations; with the plain squared
-# distance (`visual_align='mse'`) only with seed 0 (model-zoo.md).
+# Training aids (mmreviosa/models/training_aids, not part of the paper's model; the real-scale
+# configs use none) let a decoder and an LLM trained from scratch meet in minutes, measured in
+# model-zoo.md: the prompt scales and shifts every decoder input level
+# (`SAM2Head(prompt_adapter=dict(type='PromptFeatureModulation'))`), without which the decoder
+# hardly learns to follow a *semantic* prompt; and each referent's *visual prompt*, the
+# normalised average of SAM2's image embedding inside its GT mask, is decoded as a second prompt
+# (`VisualPromptMaskLoss`) and is what the role prompt must pick out among all referents of the
+# batch (`VisualPromptAlignLoss`), a direct signal to route the referring words into the role
+# token.
+#
+# One setting per fact:
+# - the schedule follows `train_cfg.max_iters` (the cosine's `end` is left to MMEngine, which
+#   sets it to the loop's max_iters): `--cfg-options train_cfg.max_iters=2000` changes both;
+#   it must exceed the 100-iteration warm-up.
+# - `role_mode` decides the model's role tokens and the answers TokenizeConversation writes;
+#   configs/reviosa/ablation/reviosa_tiny_single_seg.py shows how a child config changes both.
 # Data: `python tools/dataset_converters/make_intershapes.py --out data/intershapes
 #        --num-videos 1000 --seed 0` (what `make demo` runs).
 
@@ -32,11 +38,12 @@ max_position_embeddings = 512     # the tiny LLM's positions: longer items are r
 max_new_tokens = 12               # longest generated answer
 tokenizer = dict(type='build_role_tokenizer', tokenizer=dict(type='build_tiny_tokenizer'))
 system_prompt = ''                # a randomly initialised model gains nothing from InternVL's
+role_mode = 'roles'               # [SEG_ACT] and, with an interaction, [SEG_TAR]
 
 # ----------------------------------------------------------------------------- model
 model = dict(
     type='ReVIOSa',
-    role_mode='roles',            # [SEG_ACT] and, with an interaction, [SEG_TAR]
+    role_mode=role_mode,
     mllm=dict(
         type='InternVLMLLM',
         tokenizer=tokenizer,
@@ -59,17 +66,20 @@ model = dict(
         freeze_image_encoder=False,
         freeze_memory=True,
         use_memory=False,         # memory modules are untrained here: decode each frame
-        prompt_film=True),        # the prompt modulates the decoder's features
-    projector=dict(type='RoleTokenProjector', in_dim=128, out_dim=32,
-                   out_norm=True),  # prompts on the visual prompts' scale
+        prompt_adapter=dict(type='PromptFeatureModulation')),  # the prompt modulates features
+    # in_dim / out_dim follow the MLLM and the head
+    projector=dict(type='RoleTokenProjector', out_norm=True),  # on the visual prompts' scale
     loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
     aml_layers=[1, 2],            # the last 2 of 3 LLM layers (the paper: 21-23 of 24)
-    visual_aux_weight=1.0,        # decode from the referent's pooled SAM2 embedding
-    visual_align_weight=1.0,      # pull the role prompt towards it:
-    visual_align='contrastive',   # InfoNCE among the batch's referents, centred (not 'mse')
     lm_loss_weight=4.0,           # the role token's hidden state also decides whether a
                                   # [SEG_TAR] follows; the alignment competes for it
-    test_cfg=dict(max_new_tokens=max_new_tokens, use_memory=False))
+    aux_losses=[
+        # decode from the referent's pooled SAM2 embedding
+        dict(type='VisualPromptMaskLoss', loss_weight=1.0),
+        # pull the role prompt towards it: InfoNCE among the batch's referents, centred
+        dict(type='VisualPromptAlignLoss', mode='contrastive', loss_weight=1.0),
+    ],
+    test_cfg=dict(max_new_tokens=max_new_tokens))
 
 # ----------------------------------------------------------------------------- data
 train_pipeline = [
@@ -78,7 +88,7 @@ train_pipeline = [
     dict(type='LoadRoleMasks'),
     dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
-         mode='roles', system_prompt=system_prompt),
+         mode=role_mode, system_prompt=system_prompt),
     dict(type='CheckContextLength', max_length=max_position_embeddings),
     dict(type='PackInterRVOSInputs'),
 ]
@@ -88,7 +98,7 @@ test_pipeline = [
     dict(type='LoadRoleMasks'),
     dict(type='ResizeForModels', mllm_size=frame_size, sam_size=frame_size, backend='cv2'),
     dict(type='TokenizeConversation', tokenizer=tokenizer, num_image_tokens=num_image_tokens,
-         mode='roles', with_answer=False, system_prompt=system_prompt),
+         mode=role_mode, with_answer=False, system_prompt=system_prompt),
     dict(type='CheckContextLength', max_length=max_position_embeddings, reserved=max_new_tokens),
     dict(type='PackInterRVOSInputs'),
 ]
@@ -120,16 +130,17 @@ val_evaluator = dict(type='InterRVOSMetric')
 test_evaluator = dict(type='InterRVOSMetric')
 
 # ----------------------------------------------------------------------------- schedule
-max_iters = 900
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-5),
+    # no `end`: MMEngine ends it at train_cfg.max_iters
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, eta_min=1e-5),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
+# The loop validates after its last iteration whatever val_interval is: only then here.
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=900, val_interval=10**9)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

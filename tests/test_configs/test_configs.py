@@ -1,5 +1,6 @@
 """Every config loads, keeps at most one level of _base_, and the real-scale ones have the
 published architecture sizes (built on the meta device, no weights read)."""
+import copy
 import glob
 import os.path as osp
 
@@ -59,3 +60,73 @@ def test_real_scale_parameter_counts_on_meta(name, mllm, sam2):
     assert max(model.aml_layers) < num_layers
     assert not any('lora_' in n for n, _ in model.mllm.vision_model.named_parameters())
     assert any('lora_' in n for n, _ in model.mllm.language_model.named_parameters())
+
+
+def _learning_rates(param_scheduler, max_iters, work_dir):
+    """The learning rate of every iteration, from the schedulers as MMEngine's Runner builds
+    them for a loop of ``max_iters`` (a one-parameter model, no data read)."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class OneWeight(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, *args, **kwargs):
+            return dict(loss=self.weight.sum())
+
+    runner = Runner(
+        model=OneWeight(), work_dir=str(work_dir), experiment_name=osp.basename(work_dir),
+        default_scope='mmreviosa',
+        train_dataloader=dict(dataset=[0], sampler=dict(type='DefaultSampler'), batch_size=1,
+                              collate_fn=dict(type='pseudo_collate')),
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=2e-3)),
+        param_scheduler=copy.deepcopy(param_scheduler),
+        default_hooks=dict(logger=None, checkpoint=None))
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    schedulers = runner.build_param_scheduler(runner.param_schedulers)
+    lrs = []
+    for _ in range(max_iters):
+        lrs.append(runner.optim_wrapper.param_groups[0]['lr'])
+        for scheduler in schedulers:
+            scheduler.step()
+    return lrs
+
+
+@pytest.mark.filterwarnings('ignore:Detected call of')  # schedulers stepped without training
+def test_the_tiny_schedule_follows_train_cfg_max_iters(tmp_path):
+    """One setting: train_cfg.max_iters sets the loop and the end of the cosine schedule; at
+    900 iterations the schedule is the one the published demo numbers were trained with."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py'))
+    cfg.merge_from_dict({'train_cfg.max_iters': 300})
+    assert cfg.train_cfg.max_iters == 300
+    lrs = _learning_rates(cfg.param_scheduler, cfg.train_cfg.max_iters, tmp_path / 'a')
+    assert lrs[0] == pytest.approx(2e-3 * 0.05)
+    assert lrs[100] == pytest.approx(2e-3)
+    assert lrs[200] == pytest.approx((2e-3 + 1e-5) / 2)   # half-way down the cosine
+    assert lrs[-1] == pytest.approx(1e-5, abs=1e-6)        # the bottom at the last iteration
+
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py'))
+    published = [dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=100),
+                 dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=900, eta_min=1e-5)]
+    assert cfg.train_cfg.max_iters == 900
+    assert _learning_rates(cfg.param_scheduler, 900, tmp_path / 'b') == _learning_rates(
+        published, 900, tmp_path / 'c')
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'tiny' in p],
+                         ids=lambda p: osp.relpath(p, ROOT))
+def test_role_mode_reaches_the_model_and_every_pipeline(path):
+    """The answers the pipelines tokenise have the model's role tokens (the zero-shot probe
+    asks the single-[SEG] model for the target)."""
+    cfg = Config.fromfile(path)
+    role_mode = cfg.model.role_mode
+    assert cfg.get('role_mode', role_mode) == role_mode
+    test_modes = {role_mode, 'single_target'} if role_mode == 'single' else {role_mode}
+    for split, modes in (('train', {role_mode}), ('val', test_modes), ('test', test_modes)):
+        pipeline = cfg[f'{split}_dataloader'].dataset.pipeline
+        tokenize = [t for t in pipeline if t.type == 'TokenizeConversation']
+        assert len(tokenize) == 1 and tokenize[0].mode in modes, (split, tokenize)

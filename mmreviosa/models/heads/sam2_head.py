@@ -5,33 +5,29 @@ from sam2's hydra configs, or the tiny CPU variant of
 :func:`~mmreviosa.models.heads.sam2_builder.build_tiny_sam2`). Each role of each
 frame is decoded from the projected role-token hidden state as a sparse prompt
 token (alone, or after SAM2's padding points as Sa2VA does: ``prompt_layout``)
-with the dense prompt left at SAM's no-mask embedding (optionally the prompt
-also modulates the decoder's input features, ``prompt_film``). At inference the
+with the dense prompt left at SAM's no-mask embedding (optionally a prompt
+adapter also lets the prompt act on the decoder's input features). At inference the
 prompted key frames become SAM2 conditioning frames and SAM2's memory encoder and
-memory attention carry the masks to the other frames, one frame at a time.
+memory attention carry the masks to the other frames, one frame at a time
+(:mod:`~mmreviosa.models.heads.sam2_video`).
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mmreviosa.models.heads import sam2_video
 from mmreviosa.models.heads.mask_loss import WeightedMaskLoss
-from mmreviosa.models.heads.prompt_film import PromptFeatureModulation
 from mmreviosa.models.heads.sam2_builder import (build_sam2_from_config, build_tiny_sam2,
                                                  load_sam2_checkpoint)
 from mmreviosa.models.heads.sam2_features import SAM2Features
-from mmreviosa.models.heads.sam2_video import memory_window, propagate_with_memory
-from mmreviosa.models.utils import (TrainedStateMixin, module_dtype, nearest_key_frames,
-                                    parse_dtype)
+from mmreviosa.models.heads.sam2_freezing import frozen_modules, frozen_parameters
+from mmreviosa.models.utils import TrainedStateMixin, module_dtype, parse_dtype
 from mmreviosa.registry import MODELS
 
-__all__ = ['SAM2Features', 'SAM2Head', 'SAM2_PIXEL_MEAN', 'SAM2_PIXEL_STD', 'PROMPT_LAYOUTS']
+__all__ = ['SAM2Features', 'SAM2Head', 'PROMPT_LAYOUTS']
 
-#: SAM2 normalises RGB frames scaled to [0, 1] with the ImageNet statistics.
-SAM2_PIXEL_MEAN = (0.485, 0.456, 0.406)
-SAM2_PIXEL_STD = (0.229, 0.224, 0.225)
 #: 'token': the role prompt is the only sparse token. 'padded': SAM2's prompt
 #: encoder output for "no click" (a not-a-point token plus the padding point it
 #: appends without boxes) comes first, then the role prompt, as Sa2VA feeds it:
@@ -44,15 +40,8 @@ class SAM2Head(TrainedStateMixin, BaseModule):
     """SAM2 mask decoder prompted by role tokens, with SAM2 video memory at inference.
 
     Single-mask output: the decoder's first mask token is the one trained and used;
-    SAM's three ambiguity masks and its IoU head exist to resolve ambiguous clicks,
-    whereas a role token names one object, and an unsupervised IoU head would pick
-    among untrained masks. The IoU and occlusion heads and the hypernetwork MLPs of
-    the three ambiguity masks are therefore frozen: their outputs never reach the
-    loss (their gradient is exactly zero), yet AdamW's weight decay would shrink
-    them, and SAM2's own tracking uses them on every frame without prompts (it
-    picks the best of the ambiguity masks by predicted IoU). Parameters that the
-    image-level loss does not reach are frozen, so DDP needs no
-    ``find_unused_parameters``.
+    what no loss reaches is frozen (:mod:`~mmreviosa.models.heads.sam2_freezing` says
+    what and why).
 
     Memory propagation needs trained memory attention / encoder: with random
     weights (e.g. the tiny variant) use ``use_memory=False`` unless they are trained
@@ -80,14 +69,14 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         image_encoder_dtype: dtype of the frozen image encoder ('bfloat16' halves its
             weights and activations); its features are cast to the decoder's dtype.
             None keeps the dtype it was built in. Only with ``freeze_image_encoder``.
-        point_prompts: train SAM's foreground point embedding, for prompts that add
-            :meth:`embed_points` of a location to the role token's prompt.
-        prompt_film: also scale and shift the image embedding and the high-res skips
-            per channel from the prompt (:class:`PromptFeatureModulation`,
-            zero-initialised): what lets a decoder trained from scratch follow
-            semantic prompts (the tiny config); a pretrained SAM2 does not need it.
-            It acts wherever a prompt is decoded; frames that SAM2's memory tracks
-            carry no prompt and are decoded as in SAM2.
+        prompt_adapter: optional module (or config, built with ``prompt_dim`` and the
+            ``channels`` of the decoder's input levels: the image embedding, then the
+            high-res skips) called as ``adapter(prompts, image_embeddings, high_res)``
+            before the decoder and returning the last two, e.g.
+            ``PromptFeatureModulation`` (the tiny config: it lets a decoder trained
+            from scratch follow semantic prompts). It acts wherever a prompt is
+            decoded; frames that SAM2's memory tracks carry no prompt and are decoded
+            as in SAM2.
         save_trained_only: checkpoints hold only the trained parameters (see
             :class:`TrainedStateMixin`). Default: True with ``checkpoint`` (the
             frozen encoder is re-read from it), False for random weights.
@@ -110,8 +99,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
                  importance_sample_ratio: float = 0.75,
                  multimask_output: bool = False,
                  use_memory: bool = True,
-                 point_prompts: bool = False,
-                 prompt_film: bool = False,
+                 prompt_adapter: Union[dict, nn.Module, None] = None,
                  prompt_layout: str = 'token',
                  image_encoder_dtype: Optional[str] = None,
                  save_trained_only: Optional[bool] = None,
@@ -137,21 +125,31 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             raise TypeError(f'model_cfg must be a sam2 config name or a dict, got {model_cfg!r}')
         if checkpoint is not None:
             load_sam2_checkpoint(self.sam2, checkpoint)
-        self.checkpoint = checkpoint
         self.save_trained_only = (checkpoint is not None if save_trained_only is None
                                   else save_trained_only)
         self.freeze_image_encoder = freeze_image_encoder
         self.freeze_memory = freeze_memory
         self.use_memory = use_memory
-        self.point_prompts = point_prompts
         self.prompt_layout = prompt_layout
+        self._point_embedding_trained = False
         if image_encoder_dtype is not None:
             self.sam2.image_encoder.to(parse_dtype(image_encoder_dtype))
-        self.prompt_film = (PromptFeatureModulation.for_mask_decoder(self.sam2.sam_mask_decoder)
-                            if prompt_film else None)
+        if isinstance(prompt_adapter, dict):
+            prompt_adapter = MODELS.build(prompt_adapter, default_args=dict(
+                prompt_dim=self.prompt_dim, channels=self._decoder_input_channels()))
+        self.prompt_adapter = prompt_adapter
         self.mask_loss = WeightedMaskLoss(loss_mask, loss_dice, num_points, oversample_ratio,
                                           importance_sample_ratio)
         self._freeze()
+        self._register_load_state_dict_pre_hook(self._rename_legacy_keys)
+
+    @staticmethod
+    def _rename_legacy_keys(state_dict, prefix, *args) -> None:
+        """Checkpoints written before the prompt adapter was pluggable call it
+        ``prompt_film``."""
+        legacy = prefix + 'prompt_film.'
+        for key in [k for k in state_dict if k.startswith(legacy)]:
+            state_dict[prefix + 'prompt_adapter.' + key[len(legacy):]] = state_dict.pop(key)
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -169,47 +167,31 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         """Side of the low-resolution mask logits (S / 4 for stride-16 embeddings)."""
         return self.sam2.sam_image_embedding_size * 4
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        sam2 = self.sam2
-        decoder = sam2.sam_mask_decoder
-        prompt_encoder = sam2.sam_prompt_encoder
-        # Never reached by any loss: clicks, boxes and mask prompts are not used, and
-        # the IoU / occlusion outputs only feed argmax / hard thresholds.
-        point_embeddings = list(prompt_encoder.point_embeddings)
-        if self.point_prompts:  # label 1 (foreground point) is the one used
-            point_embeddings.pop(1)
-        frozen = point_embeddings + [prompt_encoder.mask_downscaling,
-                                     decoder.iou_prediction_head]
-        # Only the first (single-mask) output is decoded for the loss.
-        frozen += list(decoder.output_hypernetworks_mlps)[1:]
-        if getattr(decoder, 'pred_obj_scores', False):
-            frozen.append(decoder.pred_obj_score_head)
-        if hasattr(sam2, 'mask_downsample'):
-            frozen.append(sam2.mask_downsample)  # only for mask inputs
-        if self.freeze_image_encoder:
-            frozen.append(sam2.image_encoder)
-        if self.freeze_memory:
-            frozen += [sam2.memory_attention, sam2.memory_encoder, sam2.obj_ptr_proj,
-                       sam2.obj_ptr_tpos_proj, prompt_encoder.not_a_point_embed]
-        return frozen
+    def _decoder_input_channels(self) -> List[int]:
+        """Channels of the mask decoder's input levels: the image embedding, then the
+        ``conv_s0`` / ``conv_s1`` high-res skips when it has them."""
+        decoder = self.sam2.sam_mask_decoder
+        channels = [decoder.transformer_dim]
+        if decoder.use_high_res_features:
+            channels += [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels]
+        return channels
 
-    def _frozen_parameters(self) -> List[nn.Parameter]:
-        sam2 = self.sam2
-        names = []
-        if sam2.directly_add_no_mem_embed:
-            names.append('no_mem_pos_enc')  # only for the dummy memory token
-        if self.freeze_memory:
-            names += ['maskmem_tpos_enc', 'no_mem_embed', 'no_mem_pos_enc', 'no_obj_ptr',
-                      'no_obj_embed_spatial']
-        params = [getattr(sam2, name, None) for name in names]
-        return [param for param in params if isinstance(param, nn.Parameter)]
+    def train_point_embedding(self) -> None:
+        """Train SAM's foreground point embedding, for prompts that add
+        :meth:`embed_points` of a location (frozen otherwise, as no loss reaches it)."""
+        self._point_embedding_trained = True
+        self.sam2.sam_prompt_encoder.point_embeddings[1].requires_grad_(True)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        return frozen_modules(self.sam2, self.freeze_image_encoder, self.freeze_memory,
+                              self._point_embedding_trained)
 
     def _freeze(self) -> None:
         for module in self._frozen_modules():
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
-        for param in self._frozen_parameters():
+        for param in frozen_parameters(self.sam2, self.freeze_memory):
             param.requires_grad = False
 
     def train(self, mode: bool = True) -> 'SAM2Head':
@@ -225,7 +207,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
 
         Args:
             sam_pixels: (N, 3, S, S) float RGB frames resized (not padded) to S x S,
-                scaled to [0, 1] and normalised with ``SAM2_PIXEL_MEAN`` / ``_STD``.
+                normalised with the ImageNet statistics (``InterRVOSDataPreprocessor``).
 
         Returns:
             :class:`SAM2Features` of the N frames (encoder part without gradients when
@@ -248,7 +230,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             high_res = [decoder.conv_s0(levels[-3]), decoder.conv_s1(levels[-2])]
         return SAM2Features(image_embeddings, image_pos, high_res)
 
-    def _half_precision_sam2(self):
+    def sam2_autocast(self):
         """Autocast to SAM2's dtype when the whole of SAM2 is in half precision.
 
         DeepSpeed's bf16 mode casts every module, buffers included, and sam2
@@ -262,7 +244,7 @@ class SAM2Head(TrainedStateMixin, BaseModule):
 
     def _dense_pe(self, dtype: torch.dtype) -> Tensor:
         """(1, C, h, w) positional encoding of the image embedding, in ``dtype``."""
-        with self._half_precision_sam2():
+        with self.sam2_autocast():
             return self.sam2.sam_prompt_encoder.get_dense_pe().to(dtype)
 
     def embed_points(self, points: Tensor) -> Tensor:
@@ -276,13 +258,13 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             (..., prompt_dim): SAM's random-Fourier positional encoding of each point
             plus its foreground-point embedding, as ``PromptEncoder`` embeds a click.
         """
-        if not self.point_prompts:
-            raise RuntimeError('embed_points needs SAM2Head(point_prompts=True): the point '
-                               'embedding is frozen otherwise')
+        if not self._point_embedding_trained:
+            raise RuntimeError('embed_points needs train_point_embedding() first (ReVIOSa calls '
+                               'it for plug-ins that add points): the embedding is frozen')
         prompt_encoder = self.sam2.sam_prompt_encoder
         flat = points.reshape(1, -1, 2).float()
         size = self.image_size
-        with self._half_precision_sam2():
+        with self.sam2_autocast():
             encoded = prompt_encoder.pe_layer.forward_with_coords(flat * size, (size, size))
         label = prompt_encoder.point_embeddings[1].weight
         return (encoded + label).to(label.dtype).view(*points.shape[:-1], -1)
@@ -312,15 +294,15 @@ class SAM2Head(TrainedStateMixin, BaseModule):
             (B, 1, 4h, 4w) mask logits and (B, C) mask output tokens (object pointers).
         """
         prompt_encoder = self.sam2.sam_prompt_encoder
-        if self.prompt_film is not None:
-            pix_feat, high_res = self.prompt_film.modulate(prompts, pix_feat, high_res)
+        if self.prompt_adapter is not None:
+            pix_feat, high_res = self.prompt_adapter(prompts, pix_feat, high_res)
         batch, channels, h, w = pix_feat.shape
         dense = prompt_encoder.no_mask_embed.weight.reshape(1, channels, 1, 1).expand(
             batch, channels, h, w)
         sparse = prompts.unsqueeze(1).to(pix_feat.dtype)
         if self.prompt_layout == 'padded':
             no_click = (prompts.new_zeros(batch, 1, 2), prompts.new_full((batch, 1), -1))
-            with self._half_precision_sam2():
+            with self.sam2_autocast():
                 padding, _ = prompt_encoder(points=no_click, boxes=None, masks=None)
             sparse = torch.cat([padding.to(sparse.dtype), sparse], dim=1)
         mask_logits, _, output_tokens, _ = self.sam2.sam_mask_decoder(
@@ -374,126 +356,54 @@ class SAM2Head(TrainedStateMixin, BaseModule):
         """
         return self.mask_loss(mask_logits, gt_masks, weights)
 
+    def loss_by_role(self, mask_logits: Tensor, gt_masks: Tensor, weights: Tensor,
+                     role_names: Sequence[str], prefix: str = '') -> Dict[str, Tensor]:
+        """:meth:`loss` of each role on its own.
+
+        Args:
+            mask_logits: (N, R, h, w) logits from :meth:`decode`.
+            gt_masks: (N, R, H, W) bool/float masks at any resolution.
+            weights: (N, R) float in {0, 1}.
+            role_names: R names, e.g. ``('actor', 'target')``.
+            prefix: prepended to the role name, e.g. ``'visual_'``.
+
+        Returns:
+            ``loss_{prefix}{role}_mask`` and ``loss_{prefix}{role}_dice`` of every role.
+        """
+        assert mask_logits.shape[1] == len(role_names), (
+            f'{mask_logits.shape[1]} roles of logits, names {list(role_names)}')
+        losses = {}
+        for r, name in enumerate(role_names):
+            role = self.mask_loss(mask_logits[:, r:r + 1], gt_masks[:, r:r + 1],
+                                  weights[:, r:r + 1])
+            losses[f'loss_{prefix}{name}_mask'] = role['loss_mask']
+            losses[f'loss_{prefix}{name}_dice'] = role['loss_dice']
+        return losses
+
     # ------------------------------------------------------------- inference
     def decode_video(self, feats: SAM2Features, key_frame_inds: Sequence[int],
                      prompts: Tensor) -> Tensor:
-        """Prompt the key frames, then propagate with SAM2's video memory.
-
-        Differentiable (it trains memory attention / encoder when ``freeze_memory``
-        is False); :meth:`predict_video` runs the same propagation without
-        gradients, encoding one frame at a time.
-
-        Args:
-            feats: features of the T frames of one video, in temporal order.
-            key_frame_inds: K distinct frame indices in [0, T) carrying prompts.
-            prompts: (K, R, prompt_dim) one prompt per key frame and role.
-
-        Returns:
-            (R, T, S/4, S/4) low-resolution mask logits.
-        """
-        self._check_key_frames(len(feats), key_frame_inds, prompts)
-        logits: Dict[int, Tensor] = {}
-        with self._half_precision_sam2():
-            propagate_with_memory(self, lambda t: feats.select([t]), len(feats),
-                                  list(key_frame_inds), prompts, logits.__setitem__)
-        return torch.stack([logits[t] for t in range(len(feats))], dim=1)
+        """(R, T, S/4, S/4) logits of R roles on all T frames of ``feats`` from (K, R, C)
+        prompts on K key frames, through SAM2's video memory, with gradients
+        (:func:`~mmreviosa.models.heads.sam2_video.decode_video`)."""
+        return sam2_video.decode_video(self, feats, key_frame_inds, prompts)
 
     @torch.no_grad()
     def predict_video(self, sam_pixels: Tensor, key_frame_inds: Sequence[int], prompts: Tensor,
                       ori_shape: Tuple[int, int], use_memory: Optional[bool] = None) -> Tensor:
-        """Masks of R roles on all T frames of a video from prompts on K key frames.
-
-        Frames go through the image encoder one at a time, each frame's logits
-        are upsampled and thresholded as soon as they exist, and memory entries
-        that no later frame reads are dropped: peak memory does not grow with T
-        (beyond the inputs and the boolean output).
-
-        Args:
-            sam_pixels: (T, 3, S, S) normalised frames.
-            key_frame_inds: K distinct frame indices in [0, T).
-            prompts: (K, R, prompt_dim) one prompt per key frame and role.
-            ori_shape: (H, W) of the original frames.
-            use_memory: SAM2 memory propagation, or :meth:`predict_frames`; None
-                takes the ``use_memory`` given at construction.
-
-        Returns:
-            (R, T, H, W) bool masks (logits upsampled to ``ori_shape``, threshold 0).
-        """
+        """(R, T, H, W) bool masks of R roles on the T frames ``sam_pixels`` from (K, R, C)
+        prompts on K key frames, encoding one frame at a time: through SAM2's memory
+        (:func:`~mmreviosa.models.heads.sam2_video.predict_video`) or, without it, from the
+        nearest key frame's prompts (:meth:`predict_frames`). ``use_memory`` None takes
+        the one given at construction."""
         use_memory = self.use_memory if use_memory is None else use_memory
         if not use_memory:
             return self.predict_frames(sam_pixels, key_frame_inds, prompts, ori_shape)
-        num_frames = sam_pixels.shape[0]
-        self._check_key_frames(num_frames, key_frame_inds, prompts)
-        masks = torch.zeros((prompts.shape[1], num_frames, *ori_shape), dtype=torch.bool,
-                            device=prompts.device)
-        frame_features = _LastFrameFeatures(self, sam_pixels)
-
-        def write_masks(t: int, logits: Tensor) -> None:
-            masks[:, t] = self._to_masks(logits[None], ori_shape)[0]
-
-        with self._half_precision_sam2():
-            propagate_with_memory(self, frame_features, num_frames, list(key_frame_inds),
-                                  prompts, write_masks, window=memory_window(self.sam2))
-        return masks
+        return sam2_video.predict_video(self, sam_pixels, key_frame_inds, prompts, ori_shape)
 
     @torch.no_grad()
     def predict_frames(self, sam_pixels: Tensor, key_frame_inds: Sequence[int],
                        prompts: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
-        """Like :meth:`predict_video` without memory: every frame is decoded on its own
-        with the prompts of the key frame nearest in time (the earlier one on ties),
-        one frame at a time.
-
-        Returns:
-            (R, T, H, W) bool masks.
-        """
-        num_frames = sam_pixels.shape[0]
-        self._check_key_frames(num_frames, key_frame_inds, prompts)
-        nearest_key = nearest_key_frames(num_frames, key_frame_inds).tolist()
-        masks = torch.zeros((prompts.shape[1], num_frames, *ori_shape), dtype=torch.bool,
-                            device=prompts.device)
-        for t in range(num_frames):
-            feats = self.extract_features(sam_pixels[t:t + 1])
-            logits = self.decode(feats, prompts[nearest_key[t]:nearest_key[t] + 1])
-            masks[:, t] = self._to_masks(logits.transpose(0, 1), ori_shape)[:, 0]
-        return masks
-
-    def _check_key_frames(self, num_frames: int, key_frame_inds: Sequence[int],
-                          prompts: Tensor) -> None:
-        key_frame_inds = list(key_frame_inds)
-        assert prompts.dim() == 3 and prompts.shape[0] == len(key_frame_inds) and \
-            prompts.shape[2] == self.prompt_dim, (
-                f'prompts must be (K={len(key_frame_inds)}, R, {self.prompt_dim}), '
-                f'got {tuple(prompts.shape)}')
-        if not key_frame_inds or len(set(key_frame_inds)) != len(key_frame_inds) or \
-                min(key_frame_inds) < 0 or max(key_frame_inds) >= num_frames:
-            raise ValueError(f'key_frame_inds must be distinct indices in [0, {num_frames}), '
-                             f'got {key_frame_inds}')
-
-    @staticmethod
-    def _to_masks(mask_logits: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
-        """(R, T, h, w) logits -> (R, T, H, W) bool masks at ``ori_shape``."""
-        upsampled = F.interpolate(mask_logits.float(), size=tuple(ori_shape), mode='bilinear',
-                                  align_corners=False)
-        return upsampled > 0
-
-
-class _LastFrameFeatures:
-    """Encode frames on demand, keeping only the most recent one.
-
-    Propagation asks for each key frame twice at most and for every other
-    frame once, in order; caching the last frame saves the repeated encoding
-    of a key frame that is decoded and then written to memory.
-    """
-
-    def __init__(self, head: SAM2Head, sam_pixels: Tensor):
-        self.head = head
-        self.sam_pixels = sam_pixels
-        self.index: Optional[int] = None
-        self.features: Optional[SAM2Features] = None
-
-    def __call__(self, t: int) -> SAM2Features:
-        if t != self.index:
-            self.features = None  # free the previous frame before encoding the next
-            self.features = self.head.extract_features(self.sam_pixels[t:t + 1])
-            self.index = t
-        return self.features
+        """:meth:`predict_video` without memory
+        (:func:`~mmreviosa.models.heads.sam2_video.predict_frames`)."""
+        return sam2_video.predict_frames(self, sam_pixels, key_frame_inds, prompts, ori_shape)

@@ -12,19 +12,25 @@ Features come from a callable, so a long video can be encoded lazily, one
 frame at a time, and each frame's logits are handed to a callback as soon as
 they exist; with ``window`` set, memory entries that no later frame can read
 are dropped. Peak memory then does not grow with the number of frames.
+
+The video methods of :class:`~mmreviosa.models.heads.SAM2Head` (``decode_video``,
+``predict_video``, ``predict_frames``) are the functions at the end of this file; every
+``head`` argument here is that head (not imported: the head imports this module).
 """
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from mmreviosa.models.heads.sam2_head import SAM2Features, SAM2Head
+from mmreviosa.models.heads.sam2_features import SAM2Features
+from mmreviosa.models.utils import nearest_key_frames
 
-__all__ = ['propagate_with_memory', 'memory_window']
+__all__ = ['propagate_with_memory', 'memory_window', 'decode_video', 'predict_video',
+           'predict_frames']
 
 #: Features of one frame (a :class:`SAM2Features` of length 1) from its index.
-FrameFeatures = Callable[[int], 'SAM2Features']
+FrameFeatures = Callable[[int], SAM2Features]
 #: Receives a frame index and that frame's (R, h, w) low-resolution logits.
 FrameSink = Callable[[int, Tensor], None]
 
@@ -40,7 +46,7 @@ def memory_window(sam2) -> int:
     return max((sam2.num_maskmem + 1) * stride, sam2.max_obj_ptrs_in_encoder) + 1
 
 
-def _frame_inputs(feats: 'SAM2Features', num_objects: int
+def _frame_inputs(feats: SAM2Features, num_objects: int
                   ) -> Tuple[List[Tensor], List[Optional[Tensor]], List[Tuple[int, int]]]:
     """Per-level (HW, B, C) features of one frame in the layout ``track_step`` expects.
 
@@ -57,7 +63,7 @@ def _frame_inputs(feats: 'SAM2Features', num_objects: int
     return vision_feats, pos_embeds, feat_sizes
 
 
-def _conditioning_output(head: 'SAM2Head', feats: 'SAM2Features', low_res_logits: Tensor,
+def _conditioning_output(head: nn.Module, feats: SAM2Features, low_res_logits: Tensor,
                          output_tokens: Tensor) -> Dict[str, object]:
     """Memory entry of a prompted key frame.
 
@@ -90,7 +96,7 @@ def _conditioning_output(head: 'SAM2Head', feats: 'SAM2Features', low_res_logits
                 object_score_logits=object_score_logits)
 
 
-def propagate_with_memory(head: 'SAM2Head', frame_features: FrameFeatures, num_frames: int,
+def propagate_with_memory(head: nn.Module, frame_features: FrameFeatures, num_frames: int,
                           key_frame_inds: List[int], prompts: Tensor, on_frame: FrameSink,
                           window: Optional[int] = None) -> None:
     """Decode R objects on T frames from prompts on K key frames through SAM2 memory.
@@ -156,3 +162,128 @@ def _still_read(t: int, frame_idx: int, reverse: bool, first_key: int, window: i
     # The backward pass starts next to the first key frame and reads the first
     # frames the forward pass tracked.
     return not reverse and t - first_key <= window
+
+
+def check_key_frames(num_frames: int, key_frame_inds: Sequence[int], prompts: Tensor,
+                     prompt_dim: int) -> None:
+    """K distinct key frames in [0, T) and (K, R, prompt_dim) prompts, or an error."""
+    key_frame_inds = list(key_frame_inds)
+    assert prompts.dim() == 3 and prompts.shape[0] == len(key_frame_inds) and \
+        prompts.shape[2] == prompt_dim, (
+            f'prompts must be (K={len(key_frame_inds)}, R, {prompt_dim}), '
+            f'got {tuple(prompts.shape)}')
+    if not key_frame_inds or len(set(key_frame_inds)) != len(key_frame_inds) or \
+            min(key_frame_inds) < 0 or max(key_frame_inds) >= num_frames:
+        raise ValueError(f'key_frame_inds must be distinct indices in [0, {num_frames}), '
+                         f'got {key_frame_inds}')
+
+
+def logits_to_masks(mask_logits: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
+    """(R, T, h, w) logits -> (R, T, H, W) bool masks at ``ori_shape`` (threshold 0)."""
+    upsampled = F.interpolate(mask_logits.float(), size=tuple(ori_shape), mode='bilinear',
+                              align_corners=False)
+    return upsampled > 0
+
+
+def decode_video(head: nn.Module, feats: SAM2Features, key_frame_inds: Sequence[int],
+                 prompts: Tensor) -> Tensor:
+    """Prompt the key frames, then propagate with SAM2's video memory.
+
+    Differentiable (it trains memory attention / encoder when the head's
+    ``freeze_memory`` is False); :func:`predict_video` runs the same propagation
+    without gradients, encoding one frame at a time.
+
+    Args:
+        head: the SAM2 head.
+        feats: features of the T frames of one video, in temporal order.
+        key_frame_inds: K distinct frame indices in [0, T) carrying prompts.
+        prompts: (K, R, prompt_dim) one prompt per key frame and role.
+
+    Returns:
+        (R, T, S/4, S/4) low-resolution mask logits.
+    """
+    check_key_frames(len(feats), key_frame_inds, prompts, head.prompt_dim)
+    logits: Dict[int, Tensor] = {}
+    with head.sam2_autocast():
+        propagate_with_memory(head, lambda t: feats.select([t]), len(feats),
+                              list(key_frame_inds), prompts, logits.__setitem__)
+    return torch.stack([logits[t] for t in range(len(feats))], dim=1)
+
+
+@torch.no_grad()
+def predict_video(head: nn.Module, sam_pixels: Tensor, key_frame_inds: Sequence[int],
+                  prompts: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
+    """Masks of R roles on all T frames of a video from prompts on K key frames.
+
+    Frames go through the image encoder one at a time, each frame's logits
+    are upsampled and thresholded as soon as they exist, and memory entries
+    that no later frame reads are dropped: peak memory does not grow with T
+    (beyond the inputs and the boolean output).
+
+    Args:
+        head: the SAM2 head.
+        sam_pixels: (T, 3, S, S) normalised frames.
+        key_frame_inds: K distinct frame indices in [0, T).
+        prompts: (K, R, prompt_dim) one prompt per key frame and role.
+        ori_shape: (H, W) of the original frames.
+
+    Returns:
+        (R, T, H, W) bool masks (logits upsampled to ``ori_shape``, threshold 0).
+    """
+    num_frames = sam_pixels.shape[0]
+    check_key_frames(num_frames, key_frame_inds, prompts, head.prompt_dim)
+    masks = torch.zeros((prompts.shape[1], num_frames, *ori_shape), dtype=torch.bool,
+                        device=prompts.device)
+    frame_features = _LastFrameFeatures(head, sam_pixels)
+
+    def write_masks(t: int, logits: Tensor) -> None:
+        masks[:, t] = logits_to_masks(logits[None], ori_shape)[0]
+
+    with head.sam2_autocast():
+        propagate_with_memory(head, frame_features, num_frames, list(key_frame_inds),
+                              prompts, write_masks, window=memory_window(head.sam2))
+    return masks
+
+
+@torch.no_grad()
+def predict_frames(head: nn.Module, sam_pixels: Tensor, key_frame_inds: Sequence[int],
+                   prompts: Tensor, ori_shape: Tuple[int, int]) -> Tensor:
+    """Like :func:`predict_video` without memory: every frame is decoded on its own
+    with the prompts of the key frame nearest in time (the earlier one on ties),
+    one frame at a time.
+
+    Returns:
+        (R, T, H, W) bool masks.
+    """
+    num_frames = sam_pixels.shape[0]
+    check_key_frames(num_frames, key_frame_inds, prompts, head.prompt_dim)
+    nearest_key = nearest_key_frames(num_frames, key_frame_inds).tolist()
+    masks = torch.zeros((prompts.shape[1], num_frames, *ori_shape), dtype=torch.bool,
+                        device=prompts.device)
+    for t in range(num_frames):
+        feats = head.extract_features(sam_pixels[t:t + 1])
+        logits = head.decode(feats, prompts[nearest_key[t]:nearest_key[t] + 1])
+        masks[:, t] = logits_to_masks(logits.transpose(0, 1), ori_shape)[:, 0]
+    return masks
+
+
+class _LastFrameFeatures:
+    """Encode frames on demand, keeping only the most recent one.
+
+    Propagation asks for each key frame twice at most and for every other
+    frame once, in order; caching the last frame saves the repeated encoding
+    of a key frame that is decoded and then written to memory.
+    """
+
+    def __init__(self, head: nn.Module, sam_pixels: Tensor):
+        self.head = head
+        self.sam_pixels = sam_pixels
+        self.index: Optional[int] = None
+        self.features: Optional[SAM2Features] = None
+
+    def __call__(self, t: int) -> SAM2Features:
+        if t != self.index:
+            self.features = None  # free the previous frame before encoding the next
+            self.features = self.head.extract_features(self.sam_pixels[t:t + 1])
+            self.index = t
+        return self.features

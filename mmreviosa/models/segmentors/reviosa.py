@@ -2,7 +2,7 @@
 import logging
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import print_log
@@ -14,9 +14,13 @@ from mmreviosa.registry import MODELS
 from mmreviosa.structures import InterRVOSDataSample
 from mmreviosa.text import ROLE_TOKENS
 
-from .reviosa_losses import ReVIOSaLossMixin
-from .role_utils import (MODE_ROLE_TOKENS, attention_points, find_role_positions, gather_positions,
-                         points_per_frame, role_token_ids_of)
+from .plugin_inputs import AuxLossInputs, RoleAttention
+from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions, gt_role_masks,
+                         repeat_over_frames, role_token_ids_of, supervised_roles,
+                         visual_token_positions)
+
+#: ``test_cfg`` keys and their defaults.
+TEST_CFG_DEFAULTS = dict(max_new_tokens=32, force_answer=None, single_mask_as='actor')
 
 
 @dataclass
@@ -44,69 +48,48 @@ def _build(cfg: Union[dict, nn.Module, None], **default_args) -> Optional[nn.Mod
 
 
 @MODELS.register_module()
-class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
+class ReVIOSa(CheckpointFactsMixin, BaseModel):
     """Interaction-aware referring video object segmentation.
 
     The MLLM reads the key frames and the expression and answers with role
     tokens ("Sure, it is [SEG_ACT] and [SEG_TAR]."); the last-layer hidden
     state of each role token is projected into SAM2's prompt space and
-    prompts SAM2's mask decoder on every frame.  ``role_mode='single'`` is the
-    single-[SEG] baseline (one mask, the actor).
+    prompts SAM2's mask decoder on every frame. Training losses: the LM loss on
+    the answer, the SAM2 head's mask CE + Dice per role, and the Attention Mask
+    Loss between each role token's attention over the visual tokens and its GT
+    mask. ``role_mode='single'`` is the single-[SEG] baseline (one mask, the actor).
+
+    Optional plug-ins (:mod:`~mmreviosa.models.segmentors.plugin_inputs` says how they
+    are called; :mod:`mmreviosa.models.training_aids` has the ones the tiny configs use)
+    add point prompts or auxiliary losses; none is part of the paper's model.
 
     Args:
         mllm (dict | nn.Module): the MLLM, e.g. ``InternVLMLLM``.
         sam2_head (dict | nn.Module): the SAM2 head, e.g. ``SAM2Head``.
-        projector (dict | nn.Module, optional): role-token projector; default
-            ``RoleTokenProjector(mllm.hidden_size, sam2_head.prompt_dim)``.
-        role_mode (str): 'roles' (ReVIOSa) or 'single' (one [SEG] token).
+        projector (dict | nn.Module, optional): role-token projector; a dict gets
+            ``in_dim`` (the MLLM's hidden size) and ``out_dim`` (the head's
+            ``prompt_dim``) unless it sets them. Default: ``RoleTokenProjector``.
+        role_mode (str): 'roles' (ReVIOSa) or 'single' (one [SEG] token); the
+            pipeline's ``TokenizeConversation`` must write the same answers.
         loss_aml (dict | nn.Module, optional): the Attention Mask Loss; None
             disables it.
-        aml_layers (list[int]): LLM layers whose role-token attention is
-            supervised (the paper: 21-23 of the 1B model's 24 layers); with
-            ``point_prompts`` also the layers the points are read from, with or
-            without ``loss_aml``.
-        aml_heads (list[int], optional): heads to supervise; None = all.
-        point_prompts (bool): add to each role's prompt, on every key frame, SAM's
-            point embedding (``SAM2Head.embed_points``; the head needs
-            ``point_prompts=True``) at the soft-argmax of the role token's attention
-            over that frame's visual tokens, in the ``aml_layers`` / ``aml_heads``
-            the AML supervises. Frames that are not key frames take the nearest key
-            frame's point. A randomly initialised SAM2 decoder learns to follow a
-            location long before it learns to match a semantic prompt with the image
-            (``benchmarks/bench_prompt_learnability.py``); on in
-            ``reviosa_tiny_intershapes_points.py``, off by default.
-        point_aux_weight (float): with ``point_prompts``, also decode every frame
-            from the GT mask centroid (the role prompt plus that point) and add its
-            mask losses times this weight, so that SAM2 learns to follow points
-            while the attention is still finding the object. 0 disables.
-        visual_aux_weight (float): also decode every frame from each referent's
-            *visual prompt*, the layer-normalised average of SAM2's image embedding
-            inside its GT mask (:func:`mask_pooled_features`), and add its mask losses
-            times this weight: the decoder learns to segment what a prompt looks like
-            without waiting for the MLLM. 0 disables.
-        visual_align_weight (float): add a loss pulling each role prompt towards its
-            referent's visual prompt (a fixed target, no gradient into SAM2) times this
-            weight: a direct signal to route the referring words into the role token,
-            which the mask loss through an untrained decoder hardly gives. Both are on
-            in the default tiny config; a pretrained SAM2 already follows prompts, so
-            the real-scale configs leave them off. 0 disables.
-        visual_align (str): that loss. ``'contrastive'`` (default): InfoNCE of each
-            frame's role prompt among all referents' visual prompts in the batch,
-            centred by their mean (:func:`centred_info_nce`); from scratch every object
-            first pools to almost the same embedding, and only the centred differences
-            tell the MLLM which referent to encode. ``'mse'``: the mean squared
-            distance, meant with ``RoleTokenProjector(out_norm=True)`` (prompts on the
-            visual prompts' scale); with it the tiny model learned with one seed of
-            three (model-zoo.md).
-        visual_align_temperature (float): divides the cosines of ``'contrastive'``.
-        lm_loss_weight (float): weight of the language-model loss.
-        test_cfg (dict): ``max_new_tokens`` (int), ``use_memory`` (bool: SAM2
-            video memory at inference), ``force_answer`` (str | None: skip
-            generation and use this answer, e.g. for probing),
-            ``single_mask_as`` ('actor' | 'target': with ``role_mode='single'``,
-            which prediction the [SEG] mask becomes; 'target' probes the
-            single-token model for the target zero-shot, leaving empty actor
-            masks).
+        aml_layers (list[int]): LLM layers whose role-token attention is captured:
+            supervised by ``loss_aml`` (the paper: 21-23 of the 1B model's 24 layers)
+            and read by ``point_prompter``.
+        aml_heads (list[int], optional): heads to capture; None = all.
+        lm_loss_weight (float): weight of the language-model loss, which the MLLM's
+            forward computes.
+        point_prompter (dict | nn.Module, optional): adds to the role prompts from the
+            captured attention, e.g. ``AttentionPointPrompts``.
+        aux_losses (list[dict | nn.Module]): auxiliary losses, each called on every
+            training batch with an :class:`AuxLossInputs` and returning its own weighted
+            ``loss_*`` terms, e.g. ``VisualPromptMaskLoss``.
+        test_cfg (dict): ``max_new_tokens`` (int), ``force_answer`` (str | None: skip
+            generation and use this answer, e.g. for probing), ``single_mask_as``
+            ('actor' | 'target': with ``role_mode='single'``, which prediction the
+            [SEG] mask becomes; 'target' probes the single-token model for the target
+            zero-shot, leaving empty actor masks). Whether SAM2's video memory carries
+            the masks is the head's ``use_memory``.
         data_preprocessor (dict, optional): defaults to
             ``InterRVOSDataPreprocessor`` with the tokenizer's pad id.
     """
@@ -119,19 +102,20 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
                  loss_aml: Union[dict, nn.Module, None] = None,
                  aml_layers: Optional[List[int]] = None,
                  aml_heads: Optional[List[int]] = None,
-                 point_prompts: bool = False,
-                 point_aux_weight: float = 0.0,
-                 visual_aux_weight: float = 0.0,
-                 visual_align_weight: float = 0.0,
-                 visual_align: str = 'contrastive',
-                 visual_align_temperature: float = 0.1,
                  lm_loss_weight: float = 1.0,
+                 point_prompter: Union[dict, nn.Module, None] = None,
+                 aux_losses: Sequence[Union[dict, nn.Module]] = (),
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if role_mode not in MODE_ROLE_TOKENS:
             raise ValueError(
                 f'role_mode must be one of {list(MODE_ROLE_TOKENS)}, got {role_mode!r}')
+        unknown = set(test_cfg or {}) - set(TEST_CFG_DEFAULTS)
+        if unknown:
+            raise ValueError(f'unknown test_cfg keys {sorted(unknown)} (known: '
+                             f'{sorted(TEST_CFG_DEFAULTS)}; SAM2 video memory is '
+                             'SAM2Head(use_memory=...))')
         mllm = _build(mllm)
         if data_preprocessor is None:
             data_preprocessor = dict(type='InterRVOSDataPreprocessor')
@@ -143,9 +127,9 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
         self.mllm = mllm
         self.sam2_head = _build(sam2_head)
         if projector is None:
-            projector = dict(type='RoleTokenProjector', in_dim=self.mllm.hidden_size,
-                             out_dim=self.sam2_head.prompt_dim)
-        self.projector = _build(projector)
+            projector = dict(type='RoleTokenProjector')
+        self.projector = _build(projector, in_dim=self.mllm.hidden_size,
+                                out_dim=self.sam2_head.prompt_dim)
         self.role_mode = role_mode
         # An MLLM built without a tokenizer (parameter counting) has no token ids.
         self.role_ids = role_token_ids_of(
@@ -155,30 +139,26 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
             raise ValueError('loss_aml is set but aml_layers is empty')
         self.aml_layers = list(aml_layers or [])
         self.aml_heads = aml_heads
-        if point_prompts and not self.aml_layers:
-            raise ValueError('point_prompts reads role-token attention: set aml_layers')
-        if point_prompts and not getattr(self.sam2_head, 'point_prompts', False):
-            raise ValueError('point_prompts needs a SAM2 head built with point_prompts=True')
-        if point_aux_weight and not point_prompts:
-            raise ValueError('point_aux_weight is only used with point_prompts=True')
-        self.point_prompts = point_prompts
-        self.point_aux_weight = point_aux_weight
-        self.visual_aux_weight = visual_aux_weight
-        self.visual_align_weight = visual_align_weight
-        if visual_align not in ('contrastive', 'mse'):
-            raise ValueError(f"visual_align must be 'contrastive' or 'mse', got {visual_align!r}")
-        self.visual_align = visual_align
-        self.visual_align_temperature = visual_align_temperature
         self.lm_loss_weight = lm_loss_weight
-        self.test_cfg = dict(max_new_tokens=32, use_memory=True, force_answer=None,
-                             single_mask_as='actor')
-        self.test_cfg.update(test_cfg or {})
+        self.point_prompter = _build(point_prompter)
+        if self.point_prompter is not None and not self.aml_layers:
+            raise ValueError('point_prompter reads role-token attention: set aml_layers')
+        self.aux_losses = nn.ModuleList(_build(loss) for loss in aux_losses)
+        if any(getattr(plugin, 'uses_point_embedding', False)
+               for plugin in [self.point_prompter, *self.aux_losses]):
+            self.sam2_head.train_point_embedding()
+        self.test_cfg = dict(TEST_CFG_DEFAULTS, **(test_cfg or {}))
         self._token_ids_checked = False
 
     # ------------------------------------------------------------------ utils
     @property
     def num_roles(self) -> int:
         return len(self.role_ids)
+
+    @property
+    def role_names(self) -> tuple:
+        """Role names in loss keys, in role-token order."""
+        return ('seg', ) if self.role_mode == 'single' else ('actor', 'target')
 
     def checkpoint_facts(self) -> Dict[str, object]:
         """What a checkpoint must share with this config; saved with the weights and compared
@@ -205,7 +185,7 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
 
     @property
     def _captures_attention(self) -> bool:
-        return self.loss_aml is not None or self.point_prompts
+        return self.loss_aml is not None or self.point_prompter is not None
 
     def _run_mllm(self, inputs: dict, capture_positions: Optional[torch.Tensor] = None):
         """MLLM forward, capturing role-token attention rows for the AML / point prompts."""
@@ -228,21 +208,19 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
         role_hidden = gather_positions(hidden, positions)
         return self.projector(role_hidden.to(module_dtype(self.projector)))
 
-    def _add_attention_points(self, frame_prompts: torch.Tensor, role_attention: torch.Tensor,
+    def _role_attention(self, rows: torch.Tensor, input_ids: torch.Tensor,
+                        num_key_frames: int) -> RoleAttention:
+        return RoleAttention(rows, input_ids, self.mllm.image_token_id,
+                             self.mllm.num_image_tokens, num_key_frames)
+
+    def _add_attention_points(self, frame_prompts: torch.Tensor, rows: torch.Tensor,
                               inputs: dict, data_samples: List[InterRVOSDataSample]
                               ) -> torch.Tensor:
-        """(sum T_b, R, C) prompts plus the point embedding of each frame's attention point."""
-        points = attention_points(role_attention, inputs['input_ids'], self.mllm.image_token_id,
-                                  self.mllm.num_image_tokens, inputs['num_key_frames'][0])
-        frame_points = points_per_frame(points, [s.key_frame_inds for s in data_samples],
-                                        inputs['num_frames'])
-        return frame_prompts + self.sam2_head.embed_points(frame_points)
-
-    @staticmethod
-    def _frames_prompts(prompts: torch.Tensor, num_frames: List[int]) -> torch.Tensor:
-        """Repeat each sample's (B, ...) values over its frames -> (sum T_b, ...)."""
-        counts = torch.as_tensor(num_frames, device=prompts.device)
-        return torch.repeat_interleave(prompts, counts, dim=0)
+        """(sum T_b, R, C) prompts plus the point prompter's addition on every frame."""
+        attention = self._role_attention(rows, inputs['input_ids'], inputs['num_key_frames'][0])
+        return self.point_prompter.add_to_frames(
+            frame_prompts, attention, [s.key_frame_inds for s in data_samples],
+            inputs['num_frames'], self.sam2_head)
 
     # ------------------------------------------------------------------ modes
     def forward(self, inputs: dict, data_samples: Optional[List[InterRVOSDataSample]] = None,
@@ -260,13 +238,13 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
                  ) -> ReVIOSaTensorOutput:
         positions, found = find_role_positions(inputs['input_ids'], self.role_ids)
         out, role_attention = self._run_mllm(
-            inputs, capture_positions=positions if self.point_prompts else None)
+            inputs, capture_positions=positions if self.point_prompter is not None else None)
         prompts = self._project_roles(out.hidden_states, positions)
         feats = self.sam2_head.extract_features(inputs['sam_pixels'])
-        frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])
-        if self.point_prompts:
+        frame_prompts = repeat_over_frames(prompts, inputs['num_frames'])
+        if self.point_prompter is not None:
             if data_samples is None:
-                raise ValueError('mode="tensor" with point_prompts needs data_samples '
+                raise ValueError('mode="tensor" with a point_prompter needs data_samples '
                                  '(their key_frame_inds place the points)')
             frame_prompts = self._add_attention_points(frame_prompts, role_attention, inputs,
                                                        data_samples)
@@ -278,43 +256,70 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
         """Teacher-forced training step.
 
         Returns:
-            dict: ``loss_lm``; per role ``loss_{role}_mask`` and
-            ``loss_{role}_dice`` (role = actor/target, or seg for the
-            single-token baseline); ``loss_aml`` when the AML is on; the
-            auxiliary decodes' ``loss_gtpoint_*`` / ``loss_visual_*`` and
-            ``loss_visual_align`` when their weights are non-zero.
+            dict: per role ``loss_{role}_mask`` and ``loss_{role}_dice`` (role =
+            actor/target, or seg for the single-token baseline); the auxiliary losses'
+            terms; ``loss_lm``; ``loss_aml`` when the AML is on.
         """
         self._check_token_ids(data_samples)
         input_ids = inputs['input_ids']
+        num_frames = inputs['num_frames']
         positions, found = find_role_positions(input_ids, self.role_ids)
-        weights = self._role_weights(data_samples, found)
+        weights = supervised_roles(data_samples, found, self.role_ids)  # (B, R)
         out, role_attention = self._run_mllm(inputs, capture_positions=positions)
         prompts = self._project_roles(out.hidden_states, positions)  # (B, R, C)
 
         feats = self.sam2_head.extract_features(inputs['sam_pixels'])
-        frame_prompts = self._frames_prompts(prompts, inputs['num_frames'])  # (N, R, C)
-        role_prompts = frame_prompts
-        if self.point_prompts:
+        role_prompts = repeat_over_frames(prompts, num_frames)  # (N, R, C)
+        frame_prompts = role_prompts
+        if self.point_prompter is not None:
             frame_prompts = self._add_attention_points(frame_prompts, role_attention, inputs,
                                                        data_samples)
         logits = self.sam2_head.decode(feats, frame_prompts)  # (N, R, h, w)
-        gt = self._gt_role_masks(data_samples, inputs['sam_pixels'].shape[-1])
-        frame_weights = self._frames_prompts(weights, inputs['num_frames'])  # (N, R)
+        gt = gt_role_masks(data_samples, self.num_roles, inputs['sam_pixels'].shape[-1])
+        frame_weights = repeat_over_frames(weights, num_frames)  # (N, R)
 
-        losses = {}
-        names = ('seg', ) if self.role_mode == 'single' else ('actor', 'target')
-        self._add_mask_losses(losses, logits, gt, frame_weights, names, '')
-        if self.point_aux_weight:
-            losses.update(self._point_aux_losses(feats, role_prompts, gt, frame_weights, names))
-        if self.visual_aux_weight or self.visual_align_weight:
-            losses.update(self._visual_prompt_losses(feats, role_prompts, gt, frame_weights,
-                                                     names, inputs['num_frames']))
+        losses = self.sam2_head.loss_by_role(logits, gt, frame_weights, self.role_names)
+        if len(self.aux_losses):
+            aux_inputs = AuxLossInputs(feats, role_prompts, gt, frame_weights, self.role_names,
+                                       list(num_frames))
+            for aux_loss in self.aux_losses:
+                aux_terms = aux_loss(aux_inputs, self.sam2_head)
+                clash = set(aux_terms) & set(losses)
+                if clash:
+                    raise KeyError(f'{type(aux_loss).__name__} returns {sorted(clash)}, '
+                                   'which another loss already returns')
+                losses.update(aux_terms)
         if out.loss is not None:
             losses['loss_lm'] = out.loss * self.lm_loss_weight
         if self.loss_aml is not None:
             losses['loss_aml'] = self._aml_loss(role_attention, input_ids, inputs, gt,
                                                 weights, data_samples)
         return losses
+
+    def _aml_loss(self, role_attention: torch.Tensor, input_ids: torch.Tensor, inputs: dict,
+                  gt: torch.Tensor, weights: torch.Tensor,
+                  data_samples: List[InterRVOSDataSample]) -> torch.Tensor:
+        """Attention Mask Loss over the key frames of each sample.
+
+        Args:
+            role_attention: (B, n_layers, n_heads, R, L) captured attention rows.
+            gt: (sum T_b, R, S, S) GT masks of every frame.
+            weights: (B, R) supervised roles.
+        """
+        tokens_per_frame = self.mllm.num_image_tokens
+        num_key = inputs['num_key_frames']
+        visual_pos = visual_token_positions(input_ids, self.mllm.image_token_id,
+                                            [k * tokens_per_frame for k in num_key])
+        grid = int(round(tokens_per_frame ** 0.5))
+        # GT masks of the key frames: (B, R, K, S, S)
+        starts = [0, *accumulate(inputs['num_frames'])][:-1]
+        key_masks = []
+        for b, sample in enumerate(data_samples):
+            idx = torch.as_tensor(sample.key_frame_inds, device=gt.device) + starts[b]
+            key_masks.append(gt[idx].transpose(0, 1))
+        key_masks = torch.stack(key_masks)
+        return self.loss_aml(role_attention, visual_pos, key_masks, weights > 0,
+                             (num_key[0], grid, grid))
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List[InterRVOSDataSample]
@@ -338,7 +343,7 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
             out, role_attention = self._run_mllm(
                 dict(input_ids=sequence, attention_mask=torch.ones_like(sequence),
                      mllm_pixels=pixels),
-                capture_positions=positions if self.point_prompts else None)
+                capture_positions=positions if self.point_prompter is not None else None)
             prompts = self._project_roles(out.hidden_states, positions)
             # Only role tokens the model generated count (not ones in the prompt).
             found = found & (positions >= prompt.numel())
@@ -356,15 +361,13 @@ class ReVIOSa(CheckpointFactsMixin, ReVIOSaLossMixin, BaseModel):
             roles = [r for r in range(self.num_roles) if found[0, r]]
             num_key = len(sample.key_frame_inds)
             key_prompts = prompts[0, roles][None].expand(num_key, -1, -1)  # (K, R', C)
-            if self.point_prompts:
-                points = attention_points(role_attention, sequence, self.mllm.image_token_id,
-                                          self.mllm.num_image_tokens, num_key)
-                key_prompts = key_prompts + self.sam2_head.embed_points(
-                    points[0, roles].transpose(0, 1))
+            if self.point_prompter is not None:
+                key_prompts = self.point_prompter.add_to_key_frames(
+                    key_prompts, self._role_attention(role_attention, sequence, num_key), roles,
+                    self.sam2_head)
             masks = self.sam2_head.predict_video(
                 inputs['sam_pixels'][frame_offsets[b]:frame_offsets[b + 1]],
-                list(sample.key_frame_inds), key_prompts, ori_shape,
-                use_memory=self.test_cfg['use_memory'])  # (R', T, H, W)
+                list(sample.key_frame_inds), key_prompts, ori_shape)  # (R', T, H, W)
             if self.role_mode == 'single' and self.test_cfg['single_mask_as'] == 'target':
                 sample.pred_actor_masks = torch.zeros_like(masks[0]).cpu()
                 sample.pred_target_masks = masks[0].cpu()

@@ -1,9 +1,10 @@
-"""Locate role tokens in token sequences and gather their hidden states."""
+"""Role-token bookkeeping of ReVIOSa: positions, hidden states, attention, GT per frame."""
 from typing import Dict, List, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 
-from mmreviosa.models.utils import nearest_key_frames
+from mmreviosa.structures import InterRVOSDataSample
 from mmreviosa.text import MODE_ROLE_TOKENS
 
 
@@ -89,77 +90,44 @@ def visual_attention_maps(role_attention: torch.Tensor, visual_positions: torch.
     return maps / maps.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
 
 
-def soft_argmax_points(maps: torch.Tensor) -> torch.Tensor:
-    """Expected (x, y) location, in [0, 1] frame fractions, of (..., P_h, P_w)
-    distributions over patches (patch centres at ((j + 0.5) / P_w, (i + 0.5) / P_h))."""
-    grid_h, grid_w = maps.shape[-2:]
-    ys = (torch.arange(grid_h, device=maps.device, dtype=maps.dtype) + 0.5) / grid_h
-    xs = (torch.arange(grid_w, device=maps.device, dtype=maps.dtype) + 0.5) / grid_w
-    x = (maps.sum(dim=-2) * xs).sum(dim=-1)
-    y = (maps.sum(dim=-1) * ys).sum(dim=-1)
-    return torch.stack([x, y], dim=-1)
+def repeat_over_frames(values: torch.Tensor, num_frames: Sequence[int]) -> torch.Tensor:
+    """Repeat each sample's (B, ...) values over its frames -> (sum T_b, ...)."""
+    counts = torch.as_tensor(num_frames, device=values.device)
+    return torch.repeat_interleave(values, counts, dim=0)
 
 
-def mask_centroids(masks: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Centroids of (..., H, W) masks in [0, 1] frame fractions (pixel centres at
-    (j + 0.5) / W) -> ((..., 2) points (x, y), (...) bool non-empty).  Empty masks
-    get the frame centre."""
-    masks = masks.float()
-    area = masks.sum(dim=(-2, -1))
-    points = soft_argmax_points(masks / area.clamp(min=1e-12)[..., None, None])
-    has = area > 0
-    return torch.where(has[..., None], points, torch.full_like(points, 0.5)), has
-
-
-def attention_points(role_attention: torch.Tensor, input_ids: torch.Tensor, image_token_id: int,
-                     tokens_per_frame: int, num_key_frames: int) -> torch.Tensor:
-    """Soft-argmax (x, y) of each role token's attention on each key frame.
-
-    Args:
-        role_attention (Tensor): (B, n_layers, n_heads, R, L) attention rows.
-        input_ids (Tensor): (B, L), with ``num_key_frames * tokens_per_frame`` image tokens
-            per sequence (a square patch grid per frame).
-
-    Returns:
-        Tensor: (B, R, K, 2) points in [0, 1] frame fractions.
-    """
-    grid = int(round(tokens_per_frame ** 0.5))
-    visual = visual_token_positions(input_ids, image_token_id,
-                                    [num_key_frames * tokens_per_frame] * len(input_ids))
-    return soft_argmax_points(visual_attention_maps(role_attention, visual,
-                                                    (num_key_frames, grid, grid)))
-
-
-def points_per_frame(points: torch.Tensor, key_frame_inds: Sequence[Sequence[int]],
-                     num_frames: Sequence[int]) -> torch.Tensor:
-    """(B, R, K, 2) key-frame points -> (sum T_b, R, 2): each frame takes the point of its
-    nearest key frame (``nearest_key_frames``)."""
+def gt_role_masks(data_samples: Sequence[InterRVOSDataSample], num_roles: int, size: int
+                  ) -> torch.Tensor:
+    """GT masks of the actor (and, with 2 roles, the target) of every frame, resized to
+    ``size`` -> (sum T_b, R, size, size) float."""
     per_sample = []
-    for b, (keys, count) in enumerate(zip(key_frame_inds, num_frames)):
-        nearest = nearest_key_frames(count, keys).to(points.device)
-        per_sample.append(points[b][:, nearest].transpose(0, 1))
+    for sample in data_samples:
+        roles = [sample.gt_actor_masks]
+        if num_roles == 2:
+            roles.append(sample.gt_target_masks)
+        masks = torch.stack(roles, dim=1).float()  # (T, R, H, W)
+        per_sample.append(F.interpolate(masks, size=(size, size), mode='bilinear',
+                                        align_corners=False))
     return torch.cat(per_sample, dim=0)
 
 
-def mask_pooled_features(features: torch.Tensor, masks: torch.Tensor
-                         ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Average of each frame's feature map inside each mask, layer-normalised.
+def supervised_roles(data_samples: Sequence[InterRVOSDataSample], found: torch.Tensor,
+                     role_ids: Sequence[int]) -> torch.Tensor:
+    """(B, R) float: 1 where the role is supervised (the target only with an interaction).
 
-    Args:
-        features (Tensor): (N, C, h, w) feature maps (e.g. SAM2's image embedding).
-        masks (Tensor): (N, R, H, W) masks in [0, 1] at any resolution; each is
-            area-resized to h x w, so a pixel counts by the share of a cell it covers.
-
-    Returns:
-        pooled (Tensor): (N, R, C), zero mean and unit variance over C (the scale
-            of a prompt after ``RoleTokenProjector(out_norm=True)``).
-        present (Tensor): (N, R) bool, False for empty masks (their ``pooled`` is 0).
+    Raises ValueError naming the (video, expression) pairs whose training answer lacks a
+    supervised role token (``found``: (B, R) bool from :func:`find_role_positions`).
     """
-    weights = torch.nn.functional.interpolate(masks.to(features.dtype),
-                                              size=features.shape[-2:], mode='area')
-    mass = weights.sum(dim=(-2, -1))
-    pooled = torch.einsum('nrhw,nchw->nrc', weights, features)
-    pooled = pooled / mass.clamp(min=1e-12)[..., None]
-    present = masks.flatten(2).amax(dim=-1) > 0.5
-    pooled = torch.nn.functional.layer_norm(pooled, pooled.shape[-1:])
-    return pooled * present[..., None].to(pooled.dtype), present
+    num_roles = len(role_ids)
+    weights = torch.ones(len(data_samples), num_roles, device=found.device)
+    if num_roles == 2:
+        has_target = torch.tensor([bool(s.has_interaction) for s in data_samples],
+                                  device=found.device)
+        weights[:, 1] = has_target.float()
+    missing = (weights > 0) & ~found
+    if missing.any():
+        bad = [(data_samples[i].video_id, data_samples[i].exp_id)
+               for i in missing.any(dim=1).nonzero().flatten().tolist()]
+        raise ValueError(f'role tokens {list(role_ids)} missing from the training answer of '
+                         f'(video, expression) {bad}; check the pipeline mode')
+    return weights

@@ -253,8 +253,14 @@ def test_real_config_shrunk_by_overrides_runs_end_to_end():
     assert masks.shape == (2, 3, 31, 45) and masks.dtype == torch.bool
 
 
+def point_head():
+    head = tiny_head()
+    head.train_point_embedding()
+    return head
+
+
 def test_embed_points_is_prompt_encoders_click_embedding():
-    head = tiny_head(point_prompts=True)
+    head = point_head()
     encoder = head.sam2.sam_prompt_encoder
     points = torch.tensor([[0.25, 0.5], [0.9, 0.1], [0.0, 1.0]])
     size = head.image_size
@@ -267,40 +273,34 @@ def test_embed_points_is_prompt_encoders_click_embedding():
 
 
 def test_point_prompts_train_only_the_foreground_point_embedding():
-    head = tiny_head(point_prompts=True)
+    head = point_head()
     embeddings = head.sam2.sam_prompt_encoder.point_embeddings
     assert [e.weight.requires_grad for e in embeddings] == [False, True, False, False]
     head.embed_points(torch.rand(2, 2)).sum().backward()
     assert embeddings[1].weight.grad is not None
-    with pytest.raises(RuntimeError, match='point_prompts=True'):
+    with pytest.raises(RuntimeError, match='train_point_embedding'):
         tiny_head().embed_points(torch.rand(2, 2))
 
 
-def test_prompt_film_is_plain_sam2_at_init_and_then_modulates_every_level():
-    plain, film = tiny_head(seed=3), tiny_head(seed=3, prompt_film=True)
-    assert film.prompt_film.channels == [32, 4, 8]  # embedding, conv_s0, conv_s1
-    pixels, prompts = torch.randn(3, 3, 64, 64), torch.randn(3, 2, 32)
-    with torch.no_grad():
-        expected = plain.decode(plain.extract_features(pixels), prompts)
-        assert torch.allclose(film.decode(film.extract_features(pixels), prompts), expected,
-                              atol=1e-6)
-    # FiLM by hand: level * (1 + gamma) + beta, gamma and beta from the prompt
-    levels = [torch.randn(2, c, 4, 4) for c in (32, 4, 8)]
-    prompt = torch.randn(2, 32)
-    for linear in film.prompt_film.linears:
-        torch.nn.init.normal_(linear.weight)
-        torch.nn.init.normal_(linear.bias)
-    out = film.prompt_film(prompt, levels)
-    for linear, x, y in zip(film.prompt_film.linears, levels, out):
-        c = x.shape[1]
-        gamma = prompt @ linear.weight[:c].T + linear.bias[:c]
-        beta = prompt @ linear.weight[c:].T + linear.bias[c:]
-        assert torch.allclose(y, x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None],
-                              atol=1e-5)
-    # trained through the mask loss like the rest of the decoder (no unused parameters)
-    film.train()
-    logits = film.decode(film.extract_features(pixels), prompts)
-    sum(film.loss(logits, torch.rand(3, 2, 64, 64) > 0.5, torch.ones(3, 2)).values()).backward()
-    unused = [n for n, p in film.named_parameters() if p.requires_grad and p.grad is None]
-    assert unused == []
-    assert all(linear.weight.grad.abs().sum() > 0 for linear in film.prompt_film.linears)
+def test_loss_by_role_is_the_loss_of_each_role_under_its_own_keys():
+    head = tiny_head()
+    logits, gt = torch.randn(3, 2, 16, 16), torch.rand(3, 2, 64, 64) > 0.5
+    weights = torch.tensor([[1., 0.], [1., 1.], [0., 1.]])
+    losses = head.loss_by_role(logits, gt, weights, ('actor', 'target'), prefix='visual_')
+    assert list(losses) == ['loss_visual_actor_mask', 'loss_visual_actor_dice',
+                            'loss_visual_target_mask', 'loss_visual_target_dice']
+    for r, role in enumerate(('actor', 'target')):
+        alone = head.loss(logits[:, r:r + 1], gt[:, r:r + 1], weights[:, r:r + 1])
+        assert torch.equal(losses[f'loss_visual_{role}_mask'], alone['loss_mask'])
+        assert torch.equal(losses[f'loss_visual_{role}_dice'], alone['loss_dice'])
+
+
+def test_checkpoints_that_name_the_adapter_prompt_film_still_load():
+    head = tiny_head(prompt_adapter=dict(type='PromptFeatureModulation'))
+    state = {k.replace('prompt_adapter.', 'prompt_film.'): v + 1
+             for k, v in head.state_dict().items()}
+    assert any(k.startswith('prompt_film.') for k in state)
+    fresh = tiny_head(prompt_adapter=dict(type='PromptFeatureModulation'))
+    fresh.load_state_dict(state, strict=True)
+    assert torch.equal(fresh.prompt_adapter.linears[0].bias,
+                       state['prompt_film.linears.0.bias'])

@@ -9,7 +9,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from mmreviosa.builders.intershapes import generate_split
-from mmreviosa.models.segmentors.role_utils import attention_points
+from mmreviosa.models.training_aids import attention_points
 from mmreviosa.registry import DATASETS, MODELS
 from mmreviosa.testing import info_nce_by_loop
 from mmreviosa.testing.tiny import intershapes_batch, with_real_recipe_freezing
@@ -139,15 +139,16 @@ def test_save_then_load_gives_identical_predictions(cfg, split_root, tmp_path, t
 
 
 def test_gt_point_losses_scale_with_their_weight_only(points_cfg, split_root):
-    """loss_gtpoint_* (the decode from GT centroids) scale with point_aux_weight; nothing else
-    changes."""
+    """loss_gtpoint_* (the decode from GT centroids) scale with GTPointMaskLoss's loss_weight;
+    nothing else changes."""
     torch.manual_seed(0)
     model = MODELS.build(points_cfg.model).eval()
     data = model.data_preprocessor(intershapes_batch(points_cfg, split_root), True)
+    gt_point_loss, = model.aux_losses
     with torch.no_grad():
-        model.point_aux_weight = 1.0
+        gt_point_loss.loss_weight = 1.0
         once = model(**data, mode='loss')
-        model.point_aux_weight = 2.5
+        gt_point_loss.loss_weight = 2.5
         scaled = model(**data, mode='loss')
     for key, value in once.items():
         factor = 2.5 if 'gtpoint' in key else 1.0
@@ -178,18 +179,20 @@ def test_attention_points_are_where_the_role_token_looks(points_cfg, split_root)
     assert torch.allclose(points[:, 1], torch.full_like(points[:, 1], 0.5))
 
 
-def test_point_prompt_options_are_checked(points_cfg):
+def test_point_plugins_train_the_point_embedding_and_need_captured_attention(cfg, points_cfg):
+    point_embedding = 'sam2_head.sam2.sam_prompt_encoder.point_embeddings.1.weight'
+    trained = {n for n, p in MODELS.build(points_cfg.model).named_parameters() if p.requires_grad}
+    assert point_embedding in trained
+    trained = {n for n, p in MODELS.build(cfg.model).named_parameters() if p.requires_grad}
+    assert point_embedding not in trained
+    # the GT-point decode alone also trains it
     model_cfg = copy.deepcopy(points_cfg.model)
-    model_cfg.sam2_head.point_prompts = False
-    with pytest.raises(ValueError, match='point_prompts=True'):
-        MODELS.build(model_cfg)
+    model_cfg.point_prompter = None
+    model = MODELS.build(model_cfg)
+    assert model.sam2_head.sam2.sam_prompt_encoder.point_embeddings[1].weight.requires_grad
     model_cfg = copy.deepcopy(points_cfg.model)
     model_cfg.update(loss_aml=None, aml_layers=None)
     with pytest.raises(ValueError, match='aml_layers'):
-        MODELS.build(model_cfg)
-    model_cfg = copy.deepcopy(points_cfg.model)
-    model_cfg.update(point_prompts=False)
-    with pytest.raises(ValueError, match='point_aux_weight'):
         MODELS.build(model_cfg)
 
 
@@ -236,8 +239,9 @@ def test_visual_prompt_losses_by_hand_and_their_gradients(cfg, split_root, align
     or by InfoNCE among all referents of the batch (not the same referent on its other
     frames); loss_visual_* decode from that embedding."""
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.update(visual_aux_weight=1.0, visual_align_weight=2.0,  # the config has 1, 1
-                     visual_align=align, visual_align_temperature=0.2)
+    model_cfg.aux_losses = [  # the config has weights 1, 1 and temperature 0.1
+        dict(type='VisualPromptMaskLoss', loss_weight=1.0),
+        dict(type='VisualPromptAlignLoss', mode=align, temperature=0.2, loss_weight=2.0)]
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.train()
@@ -312,7 +316,7 @@ def test_predict_on_videos_shorter_than_the_key_frames(cfg, tmp_path, use_memory
     assert sorted(len(s.key_frame_inds) for s in batch['data_samples']) == [1, 2, 3]
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
-    model.test_cfg['use_memory'] = use_memory
+    model.sam2_head.use_memory = use_memory
     for answer in ('Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>', None):
         model.test_cfg['force_answer'] = answer
         out = model(**model.data_preprocessor(copy.deepcopy(batch), False), mode='predict')
@@ -321,3 +325,48 @@ def test_predict_on_videos_shorter_than_the_key_frames(cfg, tmp_path, use_memory
             assert sample.pred_actor_masks.shape == (num_frames, 24, 32)
             if answer is not None:
                 assert sample.pred_target_masks.shape == (num_frames, 24, 32)
+
+
+def test_an_auxiliary_loss_gets_the_documented_inputs_and_adds_its_own_terms(cfg, split_root):
+    """Any module in aux_losses is called with AuxLossInputs and the SAM2 head; its loss_*
+    terms join the model's; a term another loss already returns is refused."""
+    from mmreviosa.models.segmentors.plugin_inputs import AuxLossInputs
+    seen = []
+
+    class PromptNorm(torch.nn.Module):
+        def forward(self, inputs, sam2_head):
+            seen.append((inputs, sam2_head))
+            return dict(loss_prompt_norm=inputs.role_prompts.norm(dim=-1).mean())
+
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.aux_losses = [PromptNorm()]
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    data = model.data_preprocessor(intershapes_batch(cfg, split_root), True)
+    losses = model(**data, mode='loss')
+    assert 'loss_prompt_norm' in losses and not any('visual' in k for k in losses)
+    (inputs, head), = seen
+    assert isinstance(inputs, AuxLossInputs) and head is model.sam2_head
+    num_frames = [len(s.frame_inds) for s in data['data_samples']]
+    size = model.sam2_head.image_size
+    assert inputs.num_frames == num_frames and tuple(inputs.role_names) == ('actor', 'target')
+    assert inputs.role_prompts.shape == (sum(num_frames), 2, model.sam2_head.prompt_dim)
+    assert inputs.gt_masks.shape == (sum(num_frames), 2, size, size)
+    # the second item has no interaction: its target is not supervised on any frame
+    assert inputs.weights.tolist() == [[1.0, 1.0]] * num_frames[0] + [[1.0, 0.0]] * num_frames[1]
+    assert len(inputs.features) == sum(num_frames)
+
+    class Clash(torch.nn.Module):
+        def forward(self, inputs, sam2_head):
+            return dict(loss_actor_mask=inputs.role_prompts.sum())
+
+    model.aux_losses = torch.nn.ModuleList([Clash()])
+    with pytest.raises(KeyError, match='loss_actor_mask'):
+        model(**data, mode='loss')
+
+
+def test_unknown_test_cfg_keys_are_refused(cfg):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.test_cfg = dict(use_memory=False)
+    with pytest.raises(ValueError, match=r'use_memory.*SAM2Head\(use_memory'):
+        MODELS.build(model_cfg)
