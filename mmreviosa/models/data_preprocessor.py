@@ -4,12 +4,9 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmengine.model import BaseDataPreprocessor
 
+from mmreviosa.fileio import IMAGENET_MEAN_255, IMAGENET_STD_255
 from mmreviosa.registry import MODELS
 from mmreviosa.text import IGNORE_INDEX
-
-# ImageNet statistics on the 0-255 scale: what InternVL-2.5 and SAM2 both expect.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 @MODELS.register_module()
@@ -26,7 +23,7 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
     Args:
         pad_token_id (int): id used to pad ``input_ids``.
         mllm_mean, mllm_std, sam_mean, sam_std: per-channel statistics on the
-            0-255 scale.
+            0-255 scale; ImageNet's by default, what InternVL-2.5 and SAM2 both expect.
 
     Returns (from ``forward``):
         dict(inputs=dict(
@@ -38,10 +35,10 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
     """
 
     def __init__(self, pad_token_id: int = 0,
-                 mllm_mean: Sequence[float] = IMAGENET_MEAN,
-                 mllm_std: Sequence[float] = IMAGENET_STD,
-                 sam_mean: Sequence[float] = IMAGENET_MEAN,
-                 sam_std: Sequence[float] = IMAGENET_STD):
+                 mllm_mean: Sequence[float] = IMAGENET_MEAN_255,
+                 mllm_std: Sequence[float] = IMAGENET_STD_255,
+                 sam_mean: Sequence[float] = IMAGENET_MEAN_255,
+                 sam_std: Sequence[float] = IMAGENET_STD_255):
         super().__init__()
         self.pad_token_id = pad_token_id
         for name, value in (('mllm_mean', mllm_mean), ('mllm_std', mllm_std),

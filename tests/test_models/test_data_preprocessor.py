@@ -1,7 +1,8 @@
 import torch
 
-from mmreviosa.models.data_preprocessor import (IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD,
-                                                InterRVOSDataPreprocessor)
+from mmreviosa.fileio import IMAGENET_MEAN_255 as IMAGENET_MEAN
+from mmreviosa.fileio import IMAGENET_STD_255 as IMAGENET_STD
+from mmreviosa.models.data_preprocessor import IGNORE_INDEX, InterRVOSDataPreprocessor
 
 
 def _item(n_tokens, k, t, with_labels=True):
