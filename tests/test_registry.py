@@ -7,7 +7,7 @@ import sys
 import mmengine.registry as mmengine_registry
 import pytest
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.registry import DefaultScope
 
 import mmreviosa.registry as registry
 
@@ -36,8 +36,9 @@ def test_other_package_config_builds_our_model_through_custom_imports():
         default_scope='mmengine',
         custom_imports=dict(imports=['mmreviosa'], allow_failed_imports=False),
         model=dict(type='mmreviosa.RoleTokenProjector', in_dim=4, out_dim=2)))
-    init_default_scope(cfg.default_scope)
-    model = mmengine_registry.MODELS.build(cfg.model)
+    # A context, so that the other project's scope does not stay current for later tests.
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = mmengine_registry.MODELS.build(cfg.model)
     assert type(model).__module__ == 'mmreviosa.models.segmentors.role_projector'
 
 
