@@ -41,7 +41,8 @@ def compute_in_float32(module: nn.Module) -> nn.Module:
 
     An optimizer needs float32 master weights: AdamW steps on bf16 weights
     lose updates smaller than 1/256 of a weight. Its floating inputs are cast
-    to float32 and its floating outputs back to the dtype of its first
+    to its weights' dtype (float32, or bf16 once DeepSpeed's bf16 mode has cast
+    every module) and its floating outputs back to the dtype of its first
     floating input, so the module fits between bf16 neighbours with or without
     autocast (MMEngine's test loop runs without it). Under autocast the
     module still computes in the autocast dtype, from float32 weights.
@@ -58,7 +59,9 @@ def compute_in_float32(module: nn.Module) -> nn.Module:
         dtypes = [a.dtype for a in (*args, *kwargs.values())
                   if isinstance(a, torch.Tensor) and a.is_floating_point()]
         mod._outer_dtype = dtypes[0] if dtypes else None
-        return _cast_floats(args, torch.float32), _cast_floats(kwargs, torch.float32)
+        # The module's own dtype, not float32: DeepSpeed's bf16 mode casts it to bf16.
+        own = module_dtype(mod)
+        return _cast_floats(args, own), _cast_floats(kwargs, own)
 
     def cast_outputs(mod, args, kwargs, output):
         outer = getattr(mod, '_outer_dtype', None)

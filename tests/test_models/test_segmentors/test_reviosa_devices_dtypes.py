@@ -134,3 +134,17 @@ def test_bf16_weights_predict_with_and_without_autocast(cfg, split_root, autocas
         assert sample.pred_actor_masks.dtype == torch.bool
         assert sample.pred_actor_masks.shape[1:] == shape
         assert sample.pred_target_masks.shape == sample.pred_actor_masks.shape
+
+
+def test_bf16_model_cast_whole_as_deepspeed_does_trains_and_predicts(cfg, split_root):
+    """DeepSpeed's bf16 mode casts every module, the float32 trained ones included."""
+    model = _bf16_model(cfg).bfloat16()
+    data = model.data_preprocessor(intershapes_batch(cfg, split_root), True)
+    losses = model(**data, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    model.eval()
+    model.test_cfg['force_answer'] = BOTH_ROLES
+    batch = intershapes_batch(cfg, split_root, train=False)
+    samples = model(**model.data_preprocessor(batch, False), mode='predict')
+    assert all(s.pred_target_masks is not None for s in samples)
