@@ -65,7 +65,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 def read_video(video: Union[str, Sequence[np.ndarray]]) -> np.ndarray:
     """A folder of frames, a video file or a list of arrays -> (T, H, W, 3) RGB uint8.
 
-    Frames are checked as the dataset checks them (``mmreviosa.datasets.validation``):
+    Frames are checked as the dataset checks them (``mmreviosa.fileio``):
     a truncated JPEG, an undecodable file or frames of different sizes raise.
 
     Raises:
