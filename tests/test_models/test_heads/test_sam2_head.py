@@ -11,14 +11,6 @@ from mmreviosa.registry import MODELS
 TINY = dict(image_size=64, embed_dim=32, mem_dim=16)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_head(seed=0, **kwargs):
     torch.manual_seed(seed)
     return SAM2Head(model_cfg=dict(TINY), **kwargs)

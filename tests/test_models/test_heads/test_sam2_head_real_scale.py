@@ -12,14 +12,6 @@ from mmreviosa.testing import PeakTensorMemory
 TINY = dict(image_size=64, embed_dim=32, mem_dim=16, num_maskmem=3, max_obj_ptrs_in_encoder=4)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_head(seed=0, tiny=TINY, **kwargs):
     torch.manual_seed(seed)
     return SAM2Head(model_cfg=dict(tiny), **kwargs).eval()

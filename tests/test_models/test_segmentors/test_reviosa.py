@@ -6,9 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 
-from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.models.training_aids import attention_points
 from mmreviosa.registry import DATASETS, MODELS
 from mmreviosa.testing import info_nce_by_loop
@@ -16,20 +14,6 @@ from mmreviosa.testing.tiny import intershapes_batch, with_real_recipe_freezing
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
                   'reviosa_tiny_intershapes.py')
-
-
-@pytest.fixture(scope='module')
-def split_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('intershapes'))
-    generate_split(root, 'valid', num_videos=3, seed=1)
-    return osp.join(root, 'valid')
-
-
-@pytest.fixture(scope='module')
-def cfg():
-    torch.set_num_threads(1)
-    init_default_scope('mmreviosa')
-    return Config.fromfile(CONFIG)
 
 
 @pytest.fixture(scope='module')
@@ -296,8 +280,8 @@ def _short_videos_split(root):
     import sys
     sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..', 'data'))
     from interrvos_fixtures import write_split
-    spec = {f'short{t}': dict(size=(24, 32), boxes={f'{t}0': [(2, 10, 3 + 2 * i, 11 + 2 * i)
-                                                                for i in range(t)]},
+    spec = {f'short{t}': dict(size=(24, 32),
+                              boxes={f'{t}0': [(2, 10, 3 + 2 * i, 11 + 2 * i) for i in range(t)]},
                               colors={f'{t}0': (220, 30, 30)},
                               expressions={'0': dict(exp='the red square moving right',
                                                      obj_id=[1], anno_id=[t * 10])})

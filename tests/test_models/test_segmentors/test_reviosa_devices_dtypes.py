@@ -1,35 +1,15 @@
 """Faults a GPU run would show at its first step, caught on a CPU: where the tensors of
 the loss and prediction paths live, and bf16 weights with and without autocast."""
 import copy
-import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from mmreviosa.builders.intershapes import generate_split
 from mmreviosa.registry import MODELS
 from mmreviosa.testing import UnplacedTensorsOn
 from mmreviosa.testing.tiny import intershapes_batch, with_real_recipe_freezing
 
-CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
-                  'reviosa_tiny_intershapes.py')
 BOTH_ROLES = 'Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>'
-
-
-@pytest.fixture(scope='module')
-def split_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('intershapes'))
-    generate_split(root, 'valid', num_videos=3, seed=1)
-    return osp.join(root, 'valid')
-
-
-@pytest.fixture(scope='module')
-def cfg():
-    torch.set_num_threads(1)
-    init_default_scope('mmreviosa')
-    return Config.fromfile(CONFIG)
 
 
 def _tensors(value):
