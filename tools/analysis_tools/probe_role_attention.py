@@ -51,55 +51,122 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def probe(model, dataset, num_items: int, batch_size: int) -> dict:
-    """{role: {layer: {'share', 'chance', 'hit'}}} means in percent, plus frame counts."""
-    from mmreviosa.evaluation.functional import attention_grounding
-    from mmreviosa.models.mllm.role_attention import RoleAttentionCapture
-    from mmreviosa.models.segmentors.role_utils import (find_role_positions, visual_attention_maps,
-                                                        visual_token_positions)
-    mllm = model.mllm
-    num_layers = mllm.model.config.text_config.num_hidden_layers
-    tokens_per_frame = mllm.num_image_tokens
-    grid = int(round(tokens_per_frame ** 0.5))
-    roles = ['seg'] if model.num_roles == 1 else ['actor', 'target']
-    sums = {r: {k: np.zeros(num_layers) for k in ('share', 'chance', 'hit')} for r in roles}
-    counts = {r: 0 for r in roles}
+def teacher_forced_batches(model, dataset, num_items: int, batch_size: int):
+    """Yield ``(inputs, data_samples)`` of the first ``num_items`` items, ``batch_size`` at a
+    time, through the model's data preprocessor in training mode (right padding, so the
+    positions of the prompt tokens are those the pipeline wrote), with a progress bar."""
     num_items = min(num_items, len(dataset))
     bar = ProgressBar(num_items)
     for start in range(0, num_items, batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, num_items))]
         data = model.data_preprocessor(pseudo_collate(items), True)
-        inputs, samples = data['inputs'], data['data_samples']
-        positions, found = find_role_positions(inputs['input_ids'], model.role_ids)
-        num_key = inputs['num_key_frames'][0]
-        with torch.no_grad(), RoleAttentionCapture(layers=list(range(num_layers)),
-                                                   query_positions=positions) as capture:
-            mllm(input_ids=inputs['input_ids'], attention_mask=inputs['attention_mask'],
-                 pixel_values=inputs['mllm_pixels'])
-        visual = visual_token_positions(inputs['input_ids'], mllm.image_token_id,
-                                        [num_key * tokens_per_frame] * len(items))
-        for r, role in enumerate(roles):
-            masks = []
-            for sample in samples:
-                gt = sample.gt_target_masks if role == 'target' else sample.gt_actor_masks
-                masks.append(gt[list(sample.key_frame_inds)].float())
-            coverage = F.adaptive_avg_pool2d(torch.stack(masks).flatten(0, 1), (grid, grid))
-            coverage = coverage.view(len(items), num_key, grid, grid)
-            keep = found[:, r].clone()
-            if role == 'target':
-                keep &= torch.tensor([bool(s.has_interaction) for s in samples])
-            for layer in range(num_layers):
-                maps = visual_attention_maps(capture.attention[:, layer:layer + 1], visual,
-                                             (num_key, grid, grid))[:, r]
-                scores = attention_grounding(maps, coverage)
-                valid = scores['valid'] & keep[:, None]
-                for key in ('share', 'chance', 'hit'):
-                    sums[role][key][layer] += float(scores[key][valid].sum())
-                if layer == 0:
-                    counts[role] += int(valid.sum())
+        yield data['inputs'], data['data_samples']
         for _ in items:
             bar.update()
     sys.stdout.write('\n')
+
+
+def capture_all_layers(model, inputs: dict, query_positions: torch.Tensor) -> torch.Tensor:
+    """Attention rows of ``query_positions`` (B, R) in every LLM layer and head, no gradient.
+
+    Returns:
+        Tensor: (B, n_layers, n_heads, R, L), equal to eager attention's rows.
+    """
+    from mmreviosa.models.mllm.role_attention import RoleAttentionCapture
+    mllm = model.mllm
+    num_layers = mllm.model.config.text_config.num_hidden_layers
+    with torch.no_grad(), RoleAttentionCapture(layers=list(range(num_layers)),
+                                               query_positions=query_positions) as capture:
+        mllm(input_ids=inputs['input_ids'], attention_mask=inputs['attention_mask'],
+             pixel_values=inputs['mllm_pixels'])
+    return capture.attention
+
+
+def visual_positions_of(model, inputs: dict) -> torch.Tensor:
+    """(B, K * P * P) positions of the image-context tokens of a batch."""
+    from mmreviosa.models.segmentors.role_utils import visual_token_positions
+    num_key = inputs['num_key_frames'][0]
+    return visual_token_positions(inputs['input_ids'], model.mllm.image_token_id,
+                                  [num_key * model.mllm.num_image_tokens] * len(inputs['input_ids']))
+
+
+def key_frame_coverage(data_samples, role: str, grid: int) -> torch.Tensor:
+    """Fraction of each patch the role's GT mask covers on each key frame -> (B, K, P, P).
+
+    The masks are area-averaged onto the patch grid, as the Attention Mask Loss does.
+    """
+    masks = []
+    for sample in data_samples:
+        gt = sample.gt_target_masks if role == 'target' else sample.gt_actor_masks
+        masks.append(gt[list(sample.key_frame_inds)].float())
+    num_key = masks[0].shape[0]
+    coverage = F.adaptive_avg_pool2d(torch.stack(masks).flatten(0, 1), (grid, grid))
+    return coverage.view(len(masks), num_key, grid, grid)
+
+
+def grounding_sums(attention: torch.Tensor, visual_positions: torch.Tensor,
+                   coverage: torch.Tensor, keep: torch.Tensor, per_head: bool = False) -> dict:
+    """Sums over visible frames of how each layer's (and head's) attention grounds the masks.
+
+    Each row's attention over a key frame's visual tokens is renormalised to sum to 1 over
+    the frame (as the Attention Mask Loss sees it) and scored by
+    :func:`mmreviosa.evaluation.functional.attention_grounding`.
+
+    Args:
+        attention (Tensor): (B, n_layers, n_heads, R, L) attention rows.
+        visual_positions (Tensor): (B, K * P * P) positions of the image tokens.
+        coverage (Tensor): (B, R, K, P, P) mask coverage of each row's object.
+        keep (Tensor): (B, R) bool, rows to score.
+        per_head (bool): score every head as well as the head mean.
+
+    Returns:
+        dict: ``share``, ``chance``, ``hit``: float64 (n_layers, C) sums, the columns being
+        the heads then the head mean (C = n_heads + 1) with ``per_head``, else the head mean
+        only (C = 1); ``frames``: the number of frames scored.
+    """
+    from mmreviosa.evaluation.functional import attention_grounding
+    from mmreviosa.models.segmentors.role_utils import visual_attention_maps
+    batch, num_layers, num_heads, num_rows, length = attention.shape
+    num_key, grid_h, grid_w = coverage.shape[2:]
+    attention = attention.float()
+    columns = attention.mean(dim=2, keepdim=True)
+    if per_head:
+        columns = torch.cat([attention, columns], dim=2)
+    num_columns = columns.shape[2]
+    # Fold (layer, column, row) into the row axis: one map per row, renormalised per frame.
+    folded = columns.reshape(batch, 1, 1, num_layers * num_columns * num_rows, length)
+    maps = visual_attention_maps(folded, visual_positions, (num_key, grid_h, grid_w))
+    maps = maps.view(batch, num_layers, num_columns, num_rows, num_key, grid_h, grid_w)
+    scores = attention_grounding(maps, coverage[:, None, None].expand_as(maps))
+    valid = scores['valid'] & keep[:, None, None, :, None].to(maps.device)
+    sums = {key: torch.where(valid, scores[key], 0).sum(dim=(0, 3, 4)).double()
+            for key in ('share', 'chance', 'hit')}
+    sums['frames'] = int(valid[:, 0, 0].sum())
+    return sums
+
+
+def probe(model, dataset, num_items: int, batch_size: int) -> dict:
+    """{role: {layer: {'share', 'chance', 'hit'}}} means in percent, plus frame counts."""
+    from mmreviosa.models.segmentors.role_utils import find_role_positions
+    num_layers = model.mllm.model.config.text_config.num_hidden_layers
+    grid = int(round(model.mllm.num_image_tokens ** 0.5))
+    roles = ['seg'] if model.num_roles == 1 else ['actor', 'target']
+    sums = {r: {k: np.zeros(num_layers) for k in ('share', 'chance', 'hit')} for r in roles}
+    counts = {r: 0 for r in roles}
+    for inputs, samples in teacher_forced_batches(model, dataset, num_items, batch_size):
+        positions, found = find_role_positions(inputs['input_ids'], model.role_ids)
+        attention = capture_all_layers(model, inputs, positions)
+        visual = visual_positions_of(model, inputs)
+        for r, role in enumerate(roles):
+            keep = found[:, r].clone()
+            if role == 'target':
+                keep &= torch.tensor([bool(s.has_interaction) for s in samples])
+            scores = grounding_sums(attention[:, :, :, r:r + 1], visual,
+                                    key_frame_coverage(samples, role, grid)[:, None],
+                                    keep[:, None])
+            for key in ('share', 'chance', 'hit'):
+                sums[role][key] += scores[key][:, 0].numpy()
+            counts[role] += scores['frames']
     result = {}
     for role in roles:
         n = max(counts[role], 1)
