@@ -7,10 +7,15 @@ Two ways to build the network:
   ``tools/model_converters/internvl2_5_to_hf.py``);
 * ``config=dict(...)``: random weights, either a small model
   (``dict(vision=dict(...), text=dict(...), downsample_ratio=0.5)``) or the
-  real architecture (``dict(preset='internvl2_5_1b')`` / ``'internvl2_5_4b'``),
-  e.g. on the meta device to count parameters without reading weights.
+  real architecture (``dict(preset='internvl2_5_1b')`` / ``'internvl2_5_4b'`` /
+  ``'internvl3_1b'`` / ``'internvl3_2b'``), e.g. on the meta device to count
+  parameters without reading weights.
+
+InternVL3 1B/2B (``OpenGVLab/InternVL3-*-hf``) are already in the native
+layout: point ``pretrained`` at the downloaded folder, no conversion needed.
 """
 import copy
+import os.path as osp
 from dataclasses import dataclass
 from typing import List, Optional, Union
 
@@ -27,6 +32,15 @@ from mmreviosa.models.utils import TrainedStateMixin, compute_in_float32, parse_
 from mmreviosa.registry import MODELS
 from mmreviosa.text import IGNORE_INDEX, IM_END_TOKEN, IMG_CONTEXT_TOKEN, build_tokenizer_from_cfg
 from mmreviosa.utils import check_local_pretrained, internvl_hint
+
+
+def _missing_hint(path: str) -> str:
+    """What to do when the folder is missing: InternVL3 is published natively, 2.5 is converted."""
+    name = osp.basename(osp.normpath(path))
+    if name.lower().startswith('internvl3'):
+        return (f'download OpenGVLab/{name} (published in the native transformers layout, no '
+                f'conversion) into {path}')
+    return internvl_hint(path)
 
 
 @dataclass
@@ -131,7 +145,7 @@ class InternVLMLLM(TrainedStateMixin, SpecialTokenIdsMixin, BaseModule):
         attn = {'': 'sdpa', 'vision_config': 'sdpa', 'text_config': attn_implementation}
         if pretrained is not None:
             # Local only: a missing folder must not turn into a hub download of that name.
-            check_local_pretrained(pretrained, 'InternVLMLLM pretrained', internvl_hint(pretrained))
+            check_local_pretrained(pretrained, 'InternVLMLLM pretrained', _missing_hint(pretrained))
             model = InternVLForConditionalGeneration.from_pretrained(
                 pretrained, dtype=dtype, attn_implementation=attn, local_files_only=True)
         else:
