@@ -86,8 +86,8 @@ def visual_positions_of(model, inputs: dict) -> torch.Tensor:
     """(B, K * P * P) positions of the image-context tokens of a batch."""
     from mmreviosa.models.segmentors.role_utils import visual_token_positions
     num_key = inputs['num_key_frames'][0]
-    return visual_token_positions(inputs['input_ids'], model.mllm.image_token_id,
-                                  [num_key * model.mllm.num_image_tokens] * len(inputs['input_ids']))
+    num_tokens = [num_key * model.mllm.num_image_tokens] * len(inputs['input_ids'])
+    return visual_token_positions(inputs['input_ids'], model.mllm.image_token_id, num_tokens)
 
 
 def key_frame_coverage(data_samples, role: str, grid: int) -> torch.Tensor:
