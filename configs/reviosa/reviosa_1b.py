@@ -67,6 +67,10 @@ model = dict(
                        eps=1.0, loss_weight=0.5),
         use_memory=True),                 # SAM2's video memory carries the masks at test time
     loss_aml=dict(type='AttentionMaskLoss', normalize='frame_sum', loss_weight=1.0),
+    # The paper's analysis of InternVL-2.5-1B: where the referring phrase's attention
+    # concentrates on the referent's visual tokens. Measured (with the weights) by
+    # python tools/analysis_tools/select_aml_layers.py configs/reviosa/reviosa_1b.py \
+    #     --data-root data/interrvos/valid --query phrase
     aml_layers=[21, 22, 23],          # the paper's layers (of 24)
     lm_loss_weight=1.0,
     test_cfg=dict(max_new_tokens=max_new_tokens))
