@@ -22,7 +22,8 @@ def _load_pretrained(path: str, **kwargs):
 @TOKENIZERS.register_module()
 def build_role_tokenizer(tokenizer: Union[dict, str, object],
                          role_tokens: Iterable[str] = ROLE_TOKENS,
-                         padding_side: str = 'right'):
+                         padding_side: str = 'right',
+                         extra_tokens: Iterable[str] = ()):
     """Build a tokenizer and add the image and role tokens to it.
 
     Args:
@@ -32,6 +33,9 @@ def build_role_tokenizer(tokenizer: Union[dict, str, object],
         role_tokens: the role tokens to add. All three are added by default so
             that the single-[SEG] baseline and ReVIOSa share token ids.
         padding_side: 'right' for training; generation pads on the left.
+        extra_tokens: further special tokens to add if missing, after the
+            role tokens (e.g. ``QWEN_VL_IMAGE_TOKENS`` for a tiny Qwen2.5-VL,
+            whose tokenizer is not Qwen's).
 
     Returns:
         The tokenizer with ``IMAGE_TOKENS`` (if missing) and ``role_tokens``
@@ -41,7 +45,9 @@ def build_role_tokenizer(tokenizer: Union[dict, str, object],
         tokenizer = _load_pretrained(tokenizer)
     elif isinstance(tokenizer, dict):
         tokenizer = TOKENIZERS.build(tokenizer)
-    missing = [t for t in (*IMAGE_TOKENS, *role_tokens) if t not in tokenizer.get_vocab()]
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in dict.fromkeys((*IMAGE_TOKENS, *role_tokens, *extra_tokens))
+               if t not in vocab]
     if missing:
         tokenizer.add_tokens(missing, special_tokens=True)
     tokenizer.padding_side = padding_side

@@ -8,8 +8,8 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from mmreviosa.registry import TRANSFORMS
-from mmreviosa.text import (CHAT_TEMPLATE, IGNORE_INDEX, SYSTEM_PROMPT, build_answer,
-                            build_prompt, build_question, build_tokenizer_from_cfg,
+from mmreviosa.text import (CHAT_FORMATS, CHAT_TEMPLATE, IGNORE_INDEX, build_answer,
+                            build_chat_prompt, build_question, build_tokenizer_from_cfg,
                             check_conversation_mode, get_special_token_ids)
 
 
@@ -30,21 +30,31 @@ class TokenizeConversation(BaseTransform):
             'single_target' (probe the single-[SEG] model for the target).
         with_answer (bool): append the answer and build ``labels`` (training).
         max_length (int, optional): raise if the prompt is longer.
-        system_prompt (str): the system turn; InternVL-2.5's by default (the
-            real-scale configs), none when empty (the tiny configs: a randomly
-            initialised model gains nothing from it; Sa2VA also trains without).
+        system_prompt (str, optional): the system turn; None (default) for the
+            chat format's own (InternVL-2.5's for the real-scale InternVL configs),
+            none when empty (the tiny configs: a randomly initialised model gains
+            nothing from it; Sa2VA also trains without).
+        chat_format (str): the image placeholders and system message of the
+            MLLM's chat: 'internvl2_5' (``<img><IMG_CONTEXT>*N</img>\n`` per frame)
+            or 'qwen2_5_vl' (``<|vision_start|><|image_pad|>*N<|vision_end|>`` per
+            frame, Qwen2.5-VL's published template; see ``mmreviosa.text.qwen_vl_chat``).
     """
 
     def __init__(self, tokenizer, num_image_tokens: int, mode: str = 'roles',
                  with_answer: bool = True, max_length: Optional[int] = None,
-                 system_prompt: str = SYSTEM_PROMPT):
+                 system_prompt: Optional[str] = None, chat_format: str = 'internvl2_5'):
         check_conversation_mode(mode)
+        if chat_format not in CHAT_FORMATS:
+            raise ValueError(f'chat_format must be one of {list(CHAT_FORMATS)}, '
+                             f'got {chat_format!r}')
         self.tokenizer = build_tokenizer_from_cfg(tokenizer)
         self.num_image_tokens = num_image_tokens
         self.mode = mode
         self.with_answer = with_answer
         self.max_length = max_length
-        self.system_prompt = system_prompt
+        self.chat_format = chat_format
+        self.system_prompt = CHAT_FORMATS[chat_format][1] if system_prompt is None \
+            else system_prompt
         self.role_token_ids = get_special_token_ids(self.tokenizer)
 
     def _encode(self, text: str) -> List[int]:
@@ -53,8 +63,8 @@ class TokenizeConversation(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         expression = results['expression'].strip().rstrip('.')
         question = build_question(self.mode, expression)
-        prompt = build_prompt(question, len(results['key_frame_inds']), self.num_image_tokens,
-                              self.system_prompt)
+        prompt = build_chat_prompt(self.chat_format, question, len(results['key_frame_inds']),
+                                   self.num_image_tokens, self.system_prompt)
         prompt_ids = self._encode(prompt)
         answer = build_answer(self.mode, bool(results['has_interaction']))
         if self.with_answer:
