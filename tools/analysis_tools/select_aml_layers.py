@@ -78,7 +78,7 @@ def parse_args(argv=None):
 
 
 def find_conversation(dataset):
-    """The dataset's TokenizeConversation transform (it knows how the prompt was built)."""
+    """The dataset's TokenizeConversation transform (its tokenizer and question mode)."""
     for transform in dataset.pipeline.transforms:
         if type(transform).__name__ == 'TokenizeConversation':
             return transform
@@ -86,38 +86,53 @@ def find_conversation(dataset):
                      'to find the expression in the prompt')
 
 
+def _find_last(sequence: list, part: list) -> int:
+    """Start of the last occurrence of ``part`` in ``sequence``, or -1."""
+    for start in range(len(sequence) - len(part), -1, -1):
+        if sequence[start:start + len(part)] == part:
+            return start
+    return -1
+
+
 def phrase_positions(input_ids: torch.Tensor, data_samples, conversation):
     """Positions of the expression's tokens in each prompt.
 
-    The prompt is rebuilt as TokenizeConversation builds it and tokenised with character
-    offsets; the tokens overlapping the expression's characters are the phrase.
+    The question (which ends with the expression) is tokenised alone with character
+    offsets and found in the sequence, so the chat template around it does not matter;
+    the tokens overlapping the expression's characters are the phrase.
 
     Returns:
         positions (Tensor): (B, W) long, rows padded with the first phrase position.
         valid (Tensor): (B, W) bool, False on the padding.
     """
-    from mmreviosa.text import QUESTION_TEMPLATES, build_prompt, build_question
+    from mmreviosa.text import build_question
     rows = []
     for b, sample in enumerate(data_samples):
         where = f'video {sample.video_id} expression {sample.exp_id}'
         expression = sample.expression.strip().rstrip('.')
-        question = build_question(conversation.mode, expression)
-        prompt = build_prompt(question, len(sample.key_frame_inds), conversation.num_image_tokens,
-                              conversation.system_prompt)
+        question = sample.metainfo.get('question') or build_question(conversation.mode,
+                                                                     expression)
         try:
-            encoded = conversation.tokenizer(prompt, add_special_tokens=False,
+            encoded = conversation.tokenizer(question, add_special_tokens=False,
                                              return_offsets_mapping=True)
         except NotImplementedError as error:
             raise ValueError('--query phrase needs a fast tokenizer (character offsets)') \
                 from error
-        ids = encoded['input_ids']
-        if input_ids[b, :len(ids)].tolist() != ids:
-            raise ValueError(f'{where}: the rebuilt prompt does not match the pipeline\'s '
-                             'tokens; was the prompt built another way?')
-        begin = prompt.rindex(question) + QUESTION_TEMPLATES[conversation.mode].index('{exp}')
+        ids, offsets = encoded['input_ids'], encoded['offset_mapping']
+        sequence = input_ids[b].tolist()
+        # The first token may merge with what precedes the question in the prompt.
+        skip = 0
+        start = _find_last(sequence, ids)
+        if start < 0:
+            skip = 1
+            start = _find_last(sequence, ids[1:])
+        if start < 0:
+            raise ValueError(f'{where}: the tokens of the question {question!r} are not in '
+                             'the sequence')
+        begin = question.rindex(expression)
         end = begin + len(expression)
-        row = [i for i, (s, e) in enumerate(encoded['offset_mapping'])
-               if e > s and s < end and e > begin]
+        row = [start + i - skip for i, (s, e) in enumerate(offsets)
+               if i >= skip and e > s and s < end and e > begin]
         if not row:
             raise ValueError(f'{where}: no token of the expression {expression!r} found')
         rows.append(row)
