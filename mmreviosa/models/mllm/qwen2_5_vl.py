@@ -24,12 +24,12 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmreviosa.models.mllm.generation import generate_answer
+from mmreviosa.models.mllm.internvl import InternVLMLLMOutput
 from mmreviosa.models.mllm.lora import apply_adapters
 from mmreviosa.models.mllm.qwen2_5_vl_config import qwen2_5_vl_config_from_dict
 from mmreviosa.models.mllm.qwen2_5_vl_patches import patchify_images
 from mmreviosa.models.mllm.role_attention import ROLE_ATTENTION_PREFIX, register_role_attention
 from mmreviosa.models.mllm.token_ids import SpecialTokenIdsMixin
-from mmreviosa.models.mllm.internvl import InternVLMLLMOutput
 from mmreviosa.models.utils import TrainedStateMixin, compute_in_float32, parse_dtype
 from mmreviosa.registry import MODELS
 from mmreviosa.text import (IGNORE_INDEX, IM_END_TOKEN, IMAGE_PAD_TOKEN, QWEN_VL_IMAGE_TOKENS,

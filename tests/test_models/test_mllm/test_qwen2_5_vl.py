@@ -309,3 +309,74 @@ def test_config_builds_the_published_3b_on_meta():
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         steps = {s['type']: s for s in cfg[loader].dataset.pipeline}
         assert steps['TokenizeConversation']['chat_format'] == 'qwen2_5_vl'
+
+
+# ----------------------------------------------------------------------------- in ReVIOSa
+TINY_CONFIG = osp.join(osp.dirname(CONFIG), 'reviosa_tiny_intershapes.py')
+
+
+def tiny_qwen_reviosa_cfg():
+    """The tiny InterShapes config with the tiny Qwen2.5-VL as its MLLM (LoRA, frozen ViT)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(TINY_CONFIG)
+    tokenizer = dict(type='build_role_tokenizer', tokenizer=dict(type='build_tiny_tokenizer'),
+                     extra_tokens=list(QWEN_VL_IMAGE_TOKENS))
+    cfg.model.mllm = dict(type='QwenVLMLLM', tokenizer=tokenizer, config=copy.deepcopy(TINY),
+                          image_size=IMAGE_SIZE, lora=dict(type='LoraConfig', **LORA),
+                          freeze_vision_encoder=True, attn_implementation='reviosa_sdpa')
+    for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
+        for step in pipeline:
+            if step['type'] == 'TokenizeConversation':
+                step.update(tokenizer=tokenizer, chat_format='qwen2_5_vl',
+                            num_image_tokens=TOKENS_PER_IMAGE)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def split_root(tmp_path_factory):
+    from mmreviosa.builders.intershapes import generate_split
+    root = str(tmp_path_factory.mktemp('intershapes'))
+    generate_split(root, 'valid', num_videos=3, seed=1)
+    return osp.join(root, 'valid')
+
+
+def test_tiny_qwen_reviosa_trains_and_predicts(split_root):
+    from mmengine.registry import init_default_scope
+
+    from mmreviosa.registry import MODELS
+    from mmreviosa.testing.tiny import intershapes_batch
+    init_default_scope('mmreviosa')
+    cfg = tiny_qwen_reviosa_cfg()
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.mllm, QwenVLMLLM)
+    batch = intershapes_batch(cfg, split_root)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    for step in range(3):
+        losses = model(**model.data_preprocessor(copy.deepcopy(batch), True), mode='loss')
+        assert {'loss_actor_mask', 'loss_target_mask', 'loss_lm', 'loss_aml'} <= set(losses)
+        assert all(torch.isfinite(v) for v in losses.values())
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        if step == 0:
+            grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+            for part in ('lora_B', 'trainable_tokens_delta', 'visual.merger', 'projector.'):
+                assert any(g is not None and g.abs().sum() > 0
+                           for n, g in grads.items() if part in n), part
+            assert all(p.grad is None for n, p in model.named_parameters()
+                       if 'visual.blocks' in n)
+        optimizer.step()
+
+    model.eval()
+    test_batch = intershapes_batch(cfg, split_root, train=False)
+    shapes = [tuple(s.ori_shape) for s in test_batch['data_samples']]
+    frames = [len(s.frame_names) for s in test_batch['data_samples']]
+    model.test_cfg['force_answer'] = 'Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>'
+    out = model(**model.data_preprocessor(copy.deepcopy(test_batch), False), mode='predict')
+    for sample, shape, t in zip(out, shapes, frames):
+        assert sample.pred_actor_masks.shape == sample.pred_target_masks.shape == (t, *shape)
+    model.test_cfg['force_answer'] = None  # generation: masks follow the generated role tokens
+    out = model(**model.data_preprocessor(copy.deepcopy(test_batch), False), mode='predict')
+    for sample, shape, t in zip(out, shapes, frames):
+        assert (sample.pred_target_masks is not None) == ('[SEG_TAR]' in sample.pred_text)
