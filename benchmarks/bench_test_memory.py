@@ -80,6 +80,7 @@ def main():
         rows.append(dict(path='frame by frame', frames=num_frames, peak_mib=peak / MIB,
                          inputs_mib=pixels.nbytes / MIB, seconds=seconds,
                          frames_per_s=num_frames / seconds))
+        print(f'measured: {rows[-1]}', flush=True)
     if not args.skip_all_at_once:
         num_frames = min(args.frames)
         pixels, keys, prompts = _inputs(head, num_frames, args.key_frames, args.roles)
