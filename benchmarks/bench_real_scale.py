@@ -122,7 +122,8 @@ def train_figures(model, cfg, device, num_iters: int) -> dict:
     times, tokens, result = [], [], {}
     with peak_memory(device, result):
         for batch in batches:
-            tokens.append(sum(len(x['input_ids']) for x in batch['inputs']))
+            inputs = batch['inputs']  # pseudo_collate: a dict of per-item lists
+            tokens.append(sum(len(ids) for ids in inputs['input_ids']))
             _sync(device)
             start = time.perf_counter()
             losses = model.train_step(batch, optim_wrapper)
@@ -134,7 +135,7 @@ def train_figures(model, cfg, device, num_iters: int) -> dict:
                 expressions_per_s=batch_size / step,
                 tokens_per_s=statistics.median(tokens[1:] or tokens) / step,
                 train_peak_gib=result['peak_gib'],
-                loss=float(sum(v for k, v in losses.items() if 'loss' in k)))
+                loss=float(losses['loss'].detach()))  # the total of the last step
 
 
 def test_figures(model, num_frames: int, device) -> dict:
