@@ -2,6 +2,8 @@
 import copy
 from typing import Optional
 
+from mmreviosa.models.mllm.config_dict import resolve_config_dict
+
 # InternViT-300M-448px-V2_5, the vision tower of InternVL-2.5 1B/4B and of InternVL3 1B/2B.
 _INTERNVIT_300M = dict(
     hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
@@ -30,6 +32,12 @@ _PRESETS = {
                          num_key_value_heads=2, intermediate_size=8960),
 }
 
+#: Preset name -> (vision, text, top-level) fields.
+_PRESET_FIELDS = {
+    name: (_INTERNVIT_300M, {**_QWEN2_5_COMMON, **text},
+           {'image_token_id': 151667, 'downsample_ratio': 0.5})
+    for name, text in _PRESETS.items()}
+
 
 def _build_internvl_config(vision: dict, text: dict, **kwargs):
     from transformers import InternVLConfig, InternVLVisionConfig, Qwen2Config
@@ -55,17 +63,5 @@ def config_from_dict(config: dict, vocab_size: Optional[int] = None):
     from transformers import InternVLConfig
     if isinstance(config, InternVLConfig):
         return copy.deepcopy(config)
-    config = copy.deepcopy(dict(config))
-    preset = config.pop('preset', None)
-    vision, text = config.pop('vision', {}), config.pop('text', {})
-    if preset is not None:
-        if preset not in _PRESETS:
-            raise ValueError(f'Unknown InternVL preset {preset!r}; choose from {list(_PRESETS)}')
-        vision = {**_INTERNVIT_300M, **vision}
-        text = {**_QWEN2_5_COMMON, **_PRESETS[preset], **text}
-        config = {'image_token_id': 151667, 'downsample_ratio': 0.5, **config}
-    if 'vocab_size' not in text:
-        if vocab_size is None:
-            raise ValueError('config.text.vocab_size is needed when there is no tokenizer')
-        text['vocab_size'] = vocab_size
+    vision, text, config = resolve_config_dict(config, _PRESET_FIELDS, 'InternVL', vocab_size)
     return _build_internvl_config(vision, text, **config)

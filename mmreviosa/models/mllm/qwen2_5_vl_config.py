@@ -2,6 +2,8 @@
 import copy
 from typing import Optional
 
+from mmreviosa.models.mllm.config_dict import resolve_config_dict
+
 # Fields of `config.json` of Qwen/Qwen2.5-VL-3B-Instruct (Hugging Face hub), the vision tower.
 _QWEN2_5_VL_VISION = dict(
     depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, hidden_act='silu',
@@ -23,6 +25,12 @@ _PRESETS = {
 #: Image-token ids of the published tokenizer (``<|image_pad|>``, ``<|vision_start|>``...).
 _PUBLISHED_TOKEN_IDS = dict(image_token_id=151655, video_token_id=151656,
                             vision_start_token_id=151652, vision_end_token_id=151653)
+
+#: Preset name -> (vision, text, top-level) fields.
+_PRESET_FIELDS = {
+    name: ({**_QWEN2_5_VL_VISION, **preset['vision']},
+           {**_QWEN2_5_VL_TEXT_COMMON, **preset['text']}, _PUBLISHED_TOKEN_IDS)
+    for name, preset in _PRESETS.items()}
 
 
 def _build_qwen2_5_vl_config(vision: dict, text: dict, **kwargs):
@@ -51,17 +59,6 @@ def qwen2_5_vl_config_from_dict(config: dict, vocab_size: Optional[int] = None):
     from transformers import Qwen2_5_VLConfig
     if isinstance(config, Qwen2_5_VLConfig):
         return copy.deepcopy(config)
-    config = copy.deepcopy(dict(config))
-    preset = config.pop('preset', None)
-    vision, text = config.pop('vision', {}), config.pop('text', {})
-    if preset is not None:
-        if preset not in _PRESETS:
-            raise ValueError(f'Unknown Qwen2.5-VL preset {preset!r}; choose from {list(_PRESETS)}')
-        vision = {**_QWEN2_5_VL_VISION, **_PRESETS[preset]['vision'], **vision}
-        text = {**_QWEN2_5_VL_TEXT_COMMON, **_PRESETS[preset]['text'], **text}
-        config = {**_PUBLISHED_TOKEN_IDS, **config}
-    if 'vocab_size' not in text:
-        if vocab_size is None:
-            raise ValueError('config.text.vocab_size is needed when there is no tokenizer')
-        text['vocab_size'] = vocab_size
+    vision, text, config = resolve_config_dict(config, _PRESET_FIELDS, 'Qwen2.5-VL',
+                                               vocab_size)
     return _build_qwen2_5_vl_config(vision, text, **config)
