@@ -1,13 +1,15 @@
-"""Batches of generated InterShapes items and model configs for tests of the tiny ReVIOSa."""
+"""Batches (generated InterShapes items, chats) and model configs for tests of the tiny ReVIOSa."""
 import copy
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence, Tuple
 
+import torch
 from mmengine.config import ConfigDict
 from mmengine.dataset import pseudo_collate
 
 from mmreviosa.registry import DATASETS
 
-__all__ = ['intershapes_batch', 'with_real_recipe_freezing']
+__all__ = ['intershapes_batch', 'with_real_recipe_freezing', 'chat_batch', 'one_torch_thread']
 
 
 def intershapes_batch(cfg, root: str, train: bool = True,
@@ -36,3 +38,52 @@ def with_real_recipe_freezing(model_cfg) -> ConfigDict:
                           freeze_vision_encoder=True)
     model_cfg.sam2_head.update(freeze_image_encoder=True)
     return model_cfg
+
+
+def chat_batch(tokenizer, prompts: Sequence[str], answer: str, image_size: int,
+               num_frames: int, left: bool = False) -> Tuple[torch.Tensor, ...]:
+    """A padded batch of chat prompts, each followed by ``answer`` and ``<|im_end|>``.
+
+    Args:
+        tokenizer: the role tokenizer.
+        prompts: one prompt text per row, ending with the assistant header and
+            holding the image blocks of ``num_frames`` frames.
+        answer: the reply of every row; labels are set on it only.
+        image_size: side S of the random frames.
+        num_frames: frames per row.
+        left: pad on the left (the generation layout) instead of the right.
+
+    Returns:
+        (input_ids, attention_mask, labels, pixel_values): (B, L) long each,
+        labels -100 off the answer; pixel_values (B * num_frames, 3, S, S)
+        from seed 1.
+    """
+    rows, label_rows = [], []
+    for text in prompts:
+        prompt = tokenizer(text, add_special_tokens=False)['input_ids']
+        reply = tokenizer(answer + '<|im_end|>', add_special_tokens=False)['input_ids']
+        rows.append(prompt + reply)
+        label_rows.append([-100] * len(prompt) + reply)
+    length = max(map(len, rows))
+    input_ids = torch.full((len(rows), length), tokenizer.pad_token_id)
+    labels = torch.full((len(rows), length), -100)
+    mask = torch.zeros(len(rows), length, dtype=torch.long)
+    for i, (row, label_row) in enumerate(zip(rows, label_rows)):
+        span = slice(length - len(row), length) if left else slice(0, len(row))
+        input_ids[i, span] = torch.tensor(row)
+        labels[i, span] = torch.tensor(label_row)
+        mask[i, span] = 1
+    torch.manual_seed(1)
+    pixel_values = torch.randn(len(rows) * num_frames, 3, image_size, image_size)
+    return input_ids, mask, labels, pixel_values
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block on one torch thread (tests share few cores), then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

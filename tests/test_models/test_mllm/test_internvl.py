@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from mmreviosa.models.mllm.internvl import InternVLMLLM
 from mmreviosa.models.mllm.internvl_config import config_from_dict
+from mmreviosa.testing.tiny import chat_batch
 from mmreviosa.text import (build_prompt, build_role_tokenizer, build_tiny_tokenizer,
                             get_special_token_ids)
 
@@ -40,24 +41,8 @@ def build(tokenizer, seed=0, **kwargs):
 
 def make_batch(tokenizer, questions, num_frames=1, answer='Sure, it is [SEG_ACT].'):
     """Right-padded (input_ids, attention_mask, labels, pixel_values); loss on the answer."""
-    rows, label_rows = [], []
-    for question in questions:
-        prompt = tokenizer(build_prompt(question, num_frames, TOKENS_PER_IMAGE),
-                           add_special_tokens=False)['input_ids']
-        reply = tokenizer(answer + '<|im_end|>', add_special_tokens=False)['input_ids']
-        rows.append(prompt + reply)
-        label_rows.append([-100] * len(prompt) + reply)
-    length = max(map(len, rows))
-    input_ids = torch.full((len(rows), length), tokenizer.pad_token_id)
-    labels = torch.full((len(rows), length), -100)
-    mask = torch.zeros(len(rows), length, dtype=torch.long)
-    for i, (row, label_row) in enumerate(zip(rows, label_rows)):
-        input_ids[i, :len(row)] = torch.tensor(row)
-        labels[i, :len(row)] = torch.tensor(label_row)
-        mask[i, :len(row)] = 1
-    torch.manual_seed(1)
-    pixel_values = torch.randn(len(rows) * num_frames, 3, 64, 64)
-    return input_ids, mask, labels, pixel_values
+    prompts = [build_prompt(q, num_frames, TOKENS_PER_IMAGE) for q in questions]
+    return chat_batch(tokenizer, prompts, answer, 64, num_frames)
 
 
 def test_role_tokens_added_and_embeddings_resized(base_tokenizer, tokenizer, tmp_path):

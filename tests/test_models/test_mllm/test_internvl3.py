@@ -52,14 +52,6 @@ TINY_VISION = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                    intermediate_size=64, patch_size=[8, 8])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(preset, image_size, vocab_size, **top_level):
     return dict(preset=preset, vision=dict(TINY_VISION, image_size=[image_size, image_size]),
                 text=dict(TINY_TEXT[preset], vocab_size=vocab_size), **top_level)
@@ -132,14 +124,6 @@ def test_missing_internvl3_folder_asks_for_the_native_download(tmp_path, monkeyp
     message = str(info.value)
     assert 'OpenGVLab/InternVL3-2B-hf' in message and 'no conversion' in message
     assert 'internvl2_5_to_hf' not in message
-
-
-@pytest.fixture(scope='module')
-def split_root(tmp_path_factory):
-    from mmreviosa.builders.intershapes import generate_split
-    root = str(tmp_path_factory.mktemp('intershapes'))
-    generate_split(root, 'valid', num_videos=3, seed=1)
-    return osp.join(root, 'valid')
 
 
 def tiny_reviosa_cfg(preset):

@@ -9,6 +9,7 @@ import torch
 from mmreviosa.models.mllm.qwen2_5_vl import QwenVLMLLM
 from mmreviosa.models.mllm.qwen2_5_vl_patches import patchify_images
 from mmreviosa.models.mllm.role_attention import RoleAttentionCapture
+from mmreviosa.testing.tiny import chat_batch
 from mmreviosa.text import (QWEN_VL_IMAGE_TOKENS, SPECIAL_TOKENS, build_qwen_vl_prompt,
                             build_role_tokenizer, build_tiny_tokenizer, get_special_token_ids)
 from test_role_attention import eager_rows  # isort: skip
@@ -29,14 +30,6 @@ CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'reviosa',
                   'reviosa_qwen2_5vl_3b.py')
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope='module')
 def tokenizer():
     return build_role_tokenizer(build_tiny_tokenizer(), extra_tokens=QWEN_VL_IMAGE_TOKENS)
@@ -50,25 +43,8 @@ def build(tokenizer, seed=0, **kwargs):
 
 def make_batch(tokenizer, questions, num_frames=2, answer='Sure, it is [SEG_ACT].', left=False):
     """Padded (input_ids, attention_mask, labels, pixel_values); loss on the answer."""
-    rows, label_rows = [], []
-    for question in questions:
-        prompt = tokenizer(build_qwen_vl_prompt(question, num_frames, TOKENS_PER_IMAGE),
-                           add_special_tokens=False)['input_ids']
-        reply = tokenizer(answer + '<|im_end|>', add_special_tokens=False)['input_ids']
-        rows.append(prompt + reply)
-        label_rows.append([-100] * len(prompt) + reply)
-    length = max(map(len, rows))
-    input_ids = torch.full((len(rows), length), tokenizer.pad_token_id)
-    labels = torch.full((len(rows), length), -100)
-    mask = torch.zeros(len(rows), length, dtype=torch.long)
-    for i, (row, label_row) in enumerate(zip(rows, label_rows)):
-        span = slice(length - len(row), length) if left else slice(0, len(row))
-        input_ids[i, span] = torch.tensor(row)
-        labels[i, span] = torch.tensor(label_row)
-        mask[i, span] = 1
-    torch.manual_seed(1)
-    pixel_values = torch.randn(len(rows) * num_frames, 3, IMAGE_SIZE, IMAGE_SIZE)
-    return input_ids, mask, labels, pixel_values
+    prompts = [build_qwen_vl_prompt(q, num_frames, TOKENS_PER_IMAGE) for q in questions]
+    return chat_batch(tokenizer, prompts, answer, IMAGE_SIZE, num_frames, left=left)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -330,14 +306,6 @@ def tiny_qwen_reviosa_cfg():
                 step.update(tokenizer=tokenizer, chat_format='qwen2_5_vl',
                             num_image_tokens=TOKENS_PER_IMAGE)
     return cfg
-
-
-@pytest.fixture(scope='module')
-def split_root(tmp_path_factory):
-    from mmreviosa.builders.intershapes import generate_split
-    root = str(tmp_path_factory.mktemp('intershapes'))
-    generate_split(root, 'valid', num_videos=3, seed=1)
-    return osp.join(root, 'valid')
 
 
 def test_tiny_qwen_reviosa_trains_and_predicts(split_root):

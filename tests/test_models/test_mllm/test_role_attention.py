@@ -15,14 +15,6 @@ TOKENS_PER_IMAGE = 4  # 32 px, patch 8 -> 4x4 patches, pixel shuffle 0.5 -> 2x2
 SEQ_LEN = 20
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def qwen2_config():
     # 4 query heads over 2 kv heads: exercises the GQA grouping.
     return Qwen2Config(vocab_size=100, hidden_size=64, intermediate_size=128,
