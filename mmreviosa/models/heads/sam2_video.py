@@ -35,15 +35,21 @@ FrameFeatures = Callable[[int], SAM2Features]
 FrameSink = Callable[[int, Tensor], None]
 
 
-def memory_window(sam2) -> int:
+#: The small fields of a memory entry, all that object pointers need.
+_POINTER_FIELDS = ('obj_ptr', 'object_score_logits')
+
+
+def memory_window(sam2) -> Tuple[int, int]:
     """How many frames back (or ahead, in reverse) ``track_step`` may read.
 
-    Memory frames reach ``num_maskmem`` strides back (the first one is the
-    previous frame, the rest on the ``memory_temporal_stride_for_eval`` grid),
-    object pointers ``max_obj_ptrs_in_encoder`` frames back.
+    Returns:
+        (memory frames, object pointers): memory features are read ``num_maskmem``
+        strides back (the first one is the previous frame, the rest on the
+        ``memory_temporal_stride_for_eval`` grid), object pointers
+        ``max_obj_ptrs_in_encoder`` frames back.
     """
     stride = max(1, int(getattr(sam2, 'memory_temporal_stride_for_eval', 1)))
-    return max((sam2.num_maskmem + 1) * stride, sam2.max_obj_ptrs_in_encoder) + 1
+    return (sam2.num_maskmem + 1) * stride + 1, sam2.max_obj_ptrs_in_encoder + 1
 
 
 def _frame_inputs(feats: SAM2Features, num_objects: int
@@ -98,7 +104,7 @@ def _conditioning_output(head: nn.Module, feats: SAM2Features, low_res_logits: T
 
 def propagate_with_memory(head: nn.Module, frame_features: FrameFeatures, num_frames: int,
                           key_frame_inds: List[int], prompts: Tensor, on_frame: FrameSink,
-                          window: Optional[int] = None) -> None:
+                          window: Optional[Tuple[int, int]] = None) -> None:
     """Decode R objects on T frames from prompts on K key frames through SAM2 memory.
 
     Args:
@@ -109,9 +115,11 @@ def propagate_with_memory(head: nn.Module, frame_features: FrameFeatures, num_fr
         key_frame_inds: K distinct frame indices (validated by the caller).
         prompts: (K, R, C) one prompt token per key frame and object.
         on_frame: called with (t, (R, h, w) logits) once for every frame.
-        window: drop memory entries more than this many frames from the frame
-            being tracked (keeping the ones the backward pass will read); None
-            keeps every entry (and its autograd graph).
+        window: (memory frames, object pointers) of :func:`memory_window`: drop the
+            memory features of tracked frames farther than the first from the frame
+            being tracked, and the whole entry farther than the second (keeping what
+            the backward pass will read); None keeps every entry (and its autograd
+            graph).
     """
     sam2 = head.sam2
     num_objects = prompts.shape[1]
@@ -149,19 +157,26 @@ def propagate_with_memory(head: nn.Module, frame_features: FrameFeatures, num_fr
         out.pop('pred_masks_high_res', None)
         tracked[frame_idx] = out
         if window is not None:
-            stale = [t for t in tracked
-                     if not _still_read(t, frame_idx, reverse, first_key, window)]
-            for t in stale:
-                del tracked[t]
+            _drop_unread_memory(tracked, frame_idx, reverse, first_key, window)
 
 
-def _still_read(t: int, frame_idx: int, reverse: bool, first_key: int, window: int) -> bool:
-    """Whether the memory entry of tracked frame t can be read after ``frame_idx``."""
-    if abs(t - frame_idx) <= window:
-        return True
-    # The backward pass starts next to the first key frame and reads the first
-    # frames the forward pass tracked.
-    return not reverse and t - first_key <= window
+def _drop_unread_memory(tracked: Dict[int, dict], frame_idx: int, reverse: bool,
+                        first_key: int, window: Tuple[int, int]) -> None:
+    """Drop what no frame after ``frame_idx`` reads from the tracked frames' entries."""
+    memory_frames, pointers = window
+
+    def still_read(t: int, reach: int) -> bool:
+        if abs(t - frame_idx) <= reach:
+            return True
+        # A backward pass (frames before the first key frame) comes after the
+        # forward one and starts by reading the first frames the forward pass tracked.
+        return not reverse and first_key > 0 and t - first_key <= reach
+
+    for t in list(tracked):
+        if not still_read(t, pointers):
+            del tracked[t]
+        elif not still_read(t, memory_frames) and 'maskmem_features' in tracked[t]:
+            tracked[t] = {k: v for k, v in tracked[t].items() if k in _POINTER_FIELDS}
 
 
 def check_key_frames(num_frames: int, key_frame_inds: Sequence[int], prompts: Tensor,

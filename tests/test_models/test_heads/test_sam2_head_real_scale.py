@@ -8,8 +8,9 @@ from mmreviosa.models.heads.sam2_head import SAM2Head
 from mmreviosa.models.heads.sam2_video import memory_window
 from mmreviosa.testing import PeakTensorMemory
 
-# A short memory window, so that videos of 14 frames outrun it in both directions.
-TINY = dict(image_size=64, embed_dim=32, mem_dim=16, num_maskmem=3, max_obj_ptrs_in_encoder=4)
+# Short memory windows (memory features 5 frames, object pointers 7), so that videos of 20
+# frames outrun both, in both directions.
+TINY = dict(image_size=64, embed_dim=32, mem_dim=16, num_maskmem=3, max_obj_ptrs_in_encoder=6)
 
 
 def tiny_head(seed=0, tiny=TINY, **kwargs):
@@ -17,22 +18,24 @@ def tiny_head(seed=0, tiny=TINY, **kwargs):
     return SAM2Head(model_cfg=dict(tiny), **kwargs).eval()
 
 
-@pytest.mark.parametrize('key_frame_inds', [[0], [6, 9], [13, 4]])
+@pytest.mark.parametrize('key_frame_inds', [[0], [6, 12], [17, 8]])
 def test_frame_by_frame_prediction_equals_whole_video_decoding(key_frame_inds):
     """Lazy encoding + dropped memory entries give the masks of the all-frames path."""
     head = tiny_head()
-    assert memory_window(head.sam2) < 14 - min(key_frame_inds) - 1  # entries get dropped
+    memory_frames, pointers = memory_window(head.sam2)
+    assert memory_frames < pointers < 20 - min(key_frame_inds) - 1  # entries get dropped
     torch.manual_seed(1)
-    pixels = torch.randn(14, 3, 64, 64)
+    pixels = torch.randn(20, 3, 64, 64)
     prompts = torch.randn(len(key_frame_inds), 2, head.prompt_dim)
     masks = head.predict_video(pixels, key_frame_inds, prompts, (40, 56), use_memory=True)
     with torch.no_grad():  # every frame's features at once, every memory entry kept
         logits = head.decode_video(head.extract_features(pixels), key_frame_inds, prompts)
         expected = torch.nn.functional.interpolate(logits, size=(40, 56), mode='bilinear',
                                                    align_corners=False) > 0
-    assert masks.shape == expected.shape == (2, 14, 40, 56)
-    # Encoding one frame or a batch may differ in the last float bit: allow a few pixels.
-    assert (masks != expected).float().mean() < 1e-3
+    assert masks.shape == expected.shape == (2, 20, 40, 56)
+    # Encoding one frame or a batch may differ in the last float bit: allow 2 of 89600
+    # pixels (keeping the object pointers 1 frame instead of 7 changes about 100).
+    assert (masks != expected).sum() <= 2
     assert expected.any() and (~expected).any()
 
 
