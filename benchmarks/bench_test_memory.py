@@ -12,7 +12,8 @@ Memory is :class:`mmreviosa.testing.PeakTensorMemory`: the most bytes that
 tensors created during the call held at one time (exact, repeatable, on any
 device). The inputs (the normalised frames, ``T x 12 MiB`` in float32) exist
 before the call and are listed apart; the output, ``R x T`` boolean masks at
-the original frame size, is created during the call and counted.
+the original frame size, is created during the call and counted (its size is
+listed too).
 
 Usage::
 
@@ -57,6 +58,11 @@ def _inputs(head, num_frames, num_key, num_roles):
     return pixels, key_frame_inds.tolist(), prompts
 
 
+def _output_mib(num_roles, num_frames, shape):
+    """Size of the boolean masks ``predict_video`` returns (counted in the peak)."""
+    return num_roles * num_frames * shape[0] * shape[1] / MIB
+
+
 def _measure(fn):
     with PeakTensorMemory() as memory:
         start = time.perf_counter()
@@ -78,7 +84,8 @@ def main():
         pixels, keys, prompts = _inputs(head, num_frames, args.key_frames, args.roles)
         peak, seconds = _measure(lambda: head.predict_video(pixels, keys, prompts, shape))
         rows.append(dict(path='frame by frame', frames=num_frames, peak_mib=peak / MIB,
-                         inputs_mib=pixels.nbytes / MIB, seconds=seconds,
+                         inputs_mib=pixels.nbytes / MIB,
+                         output_mib=_output_mib(args.roles, num_frames, shape), seconds=seconds,
                          frames_per_s=num_frames / seconds))
         print(f'measured: {rows[-1]}', flush=True)
     if not args.skip_all_at_once:
@@ -92,16 +99,19 @@ def main():
 
         peak, seconds = _measure(all_at_once)
         rows.append(dict(path='all at once (before)', frames=num_frames, peak_mib=peak / MIB,
-                         inputs_mib=pixels.nbytes / MIB, seconds=seconds,
+                         inputs_mib=pixels.nbytes / MIB,
+                         output_mib=_output_mib(args.roles, num_frames, shape), seconds=seconds,
                          frames_per_s=num_frames / seconds))
 
     print(f'SAM2 {args.model_cfg}, {head.image_size}^2 input, encoder '
           f'{args.encoder_dtype}, {args.roles} roles, {args.key_frames} key frames, masks '
           f'{shape[0]}x{shape[1]}, {args.threads} threads')
-    print(f'{"path":<22}{"T":>5}{"peak MiB":>11}{"inputs MiB":>12}{"s":>9}{"frames/s":>10}')
+    print(f'{"path":<22}{"T":>5}{"peak MiB":>11}{"of it output":>14}{"inputs MiB":>12}{"s":>9}'
+          f'{"frames/s":>10}')
     for row in rows:
         print(f'{row["path"]:<22}{row["frames"]:>5}{row["peak_mib"]:>11.1f}'
-              f'{row["inputs_mib"]:>12.1f}{row["seconds"]:>9.1f}{row["frames_per_s"]:>10.2f}')
+              f'{row["output_mib"]:>14.1f}{row["inputs_mib"]:>12.1f}{row["seconds"]:>9.1f}'
+              f'{row["frames_per_s"]:>10.2f}')
     lazy = [r for r in rows if r['path'] == 'frame by frame']
     ratio = lazy[-1]['peak_mib'] / lazy[0]['peak_mib']
     print(f'peak ratio T={lazy[-1]["frames"]} / T={lazy[0]["frames"]} (frame by frame): '
