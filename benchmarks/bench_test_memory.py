@@ -27,6 +27,7 @@ import time
 import torch
 
 from mmreviosa.models.heads.sam2_head import SAM2Head
+from mmreviosa.models.heads.sam2_video import logits_to_masks
 from mmreviosa.testing import PeakTensorMemory
 
 MIB = 2 ** 20
@@ -95,7 +96,7 @@ def main():
         def all_at_once():
             with torch.no_grad():
                 logits = head.decode_video(head.extract_features(pixels), keys, prompts)
-                return head._to_masks(logits, shape)
+                return logits_to_masks(logits, shape)
 
         peak, seconds = _measure(all_at_once)
         rows.append(dict(path='all at once (before)', frames=num_frames, peak_mib=peak / MIB,
