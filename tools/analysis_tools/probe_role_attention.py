@@ -176,22 +176,33 @@ def probe(model, dataset, num_items: int, batch_size: int) -> dict:
     return result
 
 
+def model_and_training_items(config, checkpoint, data_root, cfg_options, reader: str):
+    """The model of ``config`` (and ``checkpoint``) and the training pipeline's dataset.
+
+    The training pipeline gives teacher-forced answers, so the role tokens are in the
+    sequence. ``reader`` names the tool in the error for a model that cannot capture
+    attention rows.
+    """
+    from mmreviosa.apis import init_model
+    from mmreviosa.registry import DATASETS
+    model = init_model(config, checkpoint, cfg_options=cfg_options)
+    if not model.mllm.model.config.text_config._attn_implementation.startswith('reviosa'):
+        raise SystemExit(f'{reader}: the config must use '
+                         "attn_implementation='reviosa_sdpa' (or another registered one)")
+    dataset_cfg = model.cfg.train_dataloader.dataset.copy()
+    dataset_cfg['pipeline'] = model.cfg.train_pipeline
+    if data_root:
+        dataset_cfg['data_root'] = data_root
+    return model, DATASETS.build(dataset_cfg)
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(int(os.environ.get('MMREVIOSA_NUM_THREADS', '1')))
-    from mmreviosa.apis import init_model
-    from mmreviosa.registry import DATASETS
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
-    model = init_model(args.config, checkpoint, cfg_options=args.cfg_options)
-    if not model.mllm.model.config.text_config._attn_implementation.startswith('reviosa'):
-        raise SystemExit('the probe reads role-token attention: the config must use '
-                         "attn_implementation='reviosa_sdpa' (or another registered one)")
-    cfg = model.cfg
-    dataset_cfg = cfg.train_dataloader.dataset.copy()
-    dataset_cfg['pipeline'] = cfg.train_pipeline
-    if args.data_root:
-        dataset_cfg['data_root'] = args.data_root
-    dataset = DATASETS.build(dataset_cfg)
+    model, dataset = model_and_training_items(
+        args.config, checkpoint, args.data_root, args.cfg_options,
+        'the probe reads role-token attention')
     np.random.seed(args.seed)
     result = probe(model, dataset, args.num_items, args.batch_size)
     keys = ('share', 'chance', 'hit')

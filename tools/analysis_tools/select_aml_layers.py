@@ -53,7 +53,8 @@ for path in (ROOT, HERE):
         sys.path.insert(0, path)
 
 from probe_role_attention import (capture_all_layers, grounding_sums,  # noqa: E402
-                                  key_frame_coverage, teacher_forced_batches,
+                                  key_frame_coverage, model_and_training_items,
+                                  teacher_forced_batches,
                                   visual_positions_of)
 
 QUERIES = ('role', 'phrase')
@@ -240,19 +241,11 @@ def format_snippet(result: dict, selection: dict, provenance: str) -> str:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(int(os.environ.get('MMREVIOSA_NUM_THREADS', '1')))
-    from mmreviosa.apis import init_model
-    from mmreviosa.registry import DATASETS
     checkpoint = None if args.checkpoint in (None, 'none') else args.checkpoint
     query = args.query or ('role' if checkpoint else 'phrase')
-    model = init_model(args.config, checkpoint, cfg_options=args.cfg_options)
-    if not model.mllm.model.config.text_config._attn_implementation.startswith('reviosa'):
-        raise SystemExit('select_aml_layers reads attention rows: the config must use '
-                         "attn_implementation='reviosa_sdpa' (or another registered one)")
-    cfg = model.cfg
-    dataset_cfg = cfg.train_dataloader.dataset.copy()
-    dataset_cfg['pipeline'] = cfg.train_pipeline
-    dataset_cfg['data_root'] = args.data_root
-    dataset = DATASETS.build(dataset_cfg)
+    model, dataset = model_and_training_items(
+        args.config, checkpoint, args.data_root, args.cfg_options,
+        'select_aml_layers reads attention rows')
     np.random.seed(args.seed)
     result = measure(model, dataset, query, args.num_items, args.batch_size)
     selection = select(result['concentration'], args.top_k)
