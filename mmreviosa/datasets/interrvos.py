@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from mmreviosa.datasets.layouts import get_layout, parse_expression, resolve_ann_file
+from mmreviosa.datasets.packing import group_expressions
 from mmreviosa.datasets.pickled_store import PickledStore
 from mmreviosa.fileio import (VIDEO_EXTENSIONS, InvalidAnnotationError, check_expression_masks,
                               check_frame_names, check_pair, count_video_frames,
@@ -89,8 +90,13 @@ class InterRVOSDataset(BaseDataset):
             ``test_mode=False`` raises.
         frame_ext (str): suffix of the frame files.
         skip_invalid (bool): skip (and log) invalid expressions instead of raising.
-        max_expressions (int, optional): keep the first N items (videos sorted
+        max_expressions (int, optional): keep the first N expressions (videos sorted
             by id, expressions by numeric id).
+        expressions_per_item (int): training only: each item packs up to this many
+            expressions of one video (a multi-turn conversation over the same frames,
+            :mod:`mmreviosa.datasets.packing`); every expression is in exactly one item,
+            so an epoch still visits each once. 1 (default): one expression per item.
+        packing_seed (int): seed of the shuffle that groups each video's expressions.
         test_mode, serialize_data, lazy_init, indices, metainfo, max_refetch:
             as in :class:`mmengine.dataset.BaseDataset`.
     """
@@ -106,6 +112,8 @@ class InterRVOSDataset(BaseDataset):
                  frame_ext: str = '.jpg',
                  skip_invalid: bool = False,
                  max_expressions: Optional[int] = None,
+                 expressions_per_item: int = 1,
+                 packing_seed: int = 0,
                  test_mode: bool = False,
                  serialize_data: bool = True,
                  lazy_init: bool = False,
@@ -121,6 +129,13 @@ class InterRVOSDataset(BaseDataset):
         if max_expressions is not None and max_expressions < 1:
             raise ValueError(f'max_expressions must be >= 1 or None, got {max_expressions}')
         self.max_expressions = max_expressions
+        if expressions_per_item < 1:
+            raise ValueError(f'expressions_per_item must be >= 1, got {expressions_per_item}')
+        if expressions_per_item > 1 and test_mode:
+            raise ValueError('expressions_per_item > 1 packs training items; every test item '
+                             'is one expression (set it to 1 with test_mode=True)')
+        self.expressions_per_item = expressions_per_item
+        self.packing_seed = packing_seed
         self.skipped: List[tuple] = []
         self.mask_format: Optional[str] = None
         self._video_store: Optional[PickledStore] = None
@@ -187,6 +202,9 @@ class InterRVOSDataset(BaseDataset):
                       f'expressions as invalid in {self.ann_file}', logger='current',
                       level=logging.WARNING)
         self._build_stores(data_list, video_infos, mask_dict)
+        if self.expressions_per_item > 1:
+            data_list = group_expressions(data_list, self.expressions_per_item,
+                                          self.packing_seed)
         return data_list
 
     def _reject(self, video_id: str, exp_id: str, err: InvalidAnnotationError) -> None:
@@ -319,8 +337,10 @@ class InterRVOSDataset(BaseDataset):
         info['frame_paths'] = None if video['frame_dir'] is None else [
             osp.join(video['frame_dir'], n + self.frame_ext) for n in names]
         if info['mask_format'] == 'rle':
-            info['actor_rles'] = [self._mask_store[a] for a in info['anno_id']]
-            info['target_rles'] = [self._mask_store[a] for a in info['target_anno_id']]
+            for expression in info.get('turns') or [info]:
+                expression['actor_rles'] = [self._mask_store[a] for a in expression['anno_id']]
+                expression['target_rles'] = [self._mask_store[a]
+                                             for a in expression['target_anno_id']]
         elif info['mask_format'] == 'palette':
             info['mask_paths'] = [osp.join(video['mask_dir'], n + '.png') for n in names]
         return info
@@ -339,11 +359,13 @@ class InterRVOSDataset(BaseDataset):
             return None
 
     def expression_index(self) -> Dict[tuple, int]:
-        """``{(video_id, exp_id): index}`` of every item (e.g. to look up pairs)."""
+        """``{(video_id, exp_id): index}`` of every expression (e.g. to look up pairs): the
+        index of the item that holds it (with packing, several expressions share one)."""
         index = {}
         for idx in range(len(self)):
             item = self.get_raw_item(idx)
-            index[(item['video_id'], item['exp_id'])] = idx
+            for expression in item.get('turns') or [item]:
+                index[(item['video_id'], expression['exp_id'])] = idx
         return index
 
     def get_raw_item(self, idx: int) -> dict:

@@ -6,6 +6,7 @@ from mmengine.model import BaseDataPreprocessor
 
 from mmreviosa.fileio import IMAGENET_MEAN_255, IMAGENET_STD_255
 from mmreviosa.registry import MODELS
+from mmreviosa.structures import PackedDataSamples
 from mmreviosa.text import IGNORE_INDEX
 
 
@@ -30,8 +31,14 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
             input_ids (B, L) long, attention_mask (B, L) long,
             labels (B, L) long or None,
             mllm_pixels (sum K_b, 3, Sm, Sm) float, num_key_frames list[int],
-            sam_pixels (sum T_b, 3, Ss, Ss) float, num_frames list[int]),
+            sam_pixels (sum T_b, 3, Ss, Ss) float, num_frames list[int],
+            num_turns list[int]),
             data_samples=list[InterRVOSDataSample])
+
+    A packed item (:class:`PackedDataSamples`, several expressions of one video in one
+    conversation) contributes its turns' data samples in order; ``num_turns`` holds each
+    item's count (all 1 without packing), so ``data_samples`` has ``sum(num_turns)``
+    entries.
     """
 
     def __init__(self, pad_token_id: int = 0,
@@ -77,12 +84,27 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
             start += len(f)
         return pixels
 
+    @staticmethod
+    def _flatten_turns(data_samples, num_items: int):
+        """One flat list of data samples and the turn count of each item."""
+        if data_samples is None:
+            return None, [1] * num_items
+        flat, num_turns = [], []
+        for sample in data_samples:
+            if isinstance(sample, PackedDataSamples):
+                flat.extend(sample)
+                num_turns.append(len(sample))
+            else:
+                flat.append(sample)
+                num_turns.append(1)
+        return flat, num_turns
+
     def forward(self, data: dict, training: bool = False) -> Dict:
         inputs = data['inputs']
         # pseudo_collate turns a list of dicts into a dict of lists; accept both.
         if isinstance(inputs, dict):
             inputs = [dict(zip(inputs, values)) for values in zip(*inputs.values())]
-        data_samples = data.get('data_samples')
+        data_samples, num_turns = self._flatten_turns(data.get('data_samples'), len(inputs))
         input_ids = [x['input_ids'] for x in inputs]
         with_labels = all('labels' in x for x in inputs)
         left = not with_labels
@@ -100,5 +122,6 @@ class InterRVOSDataPreprocessor(BaseDataPreprocessor):
             num_key_frames=[len(x['mllm_pixels']) for x in inputs],
             sam_pixels=self._normalize([x['sam_pixels'] for x in inputs],
                                        self.sam_mean, self.sam_std),
-            num_frames=[len(x['sam_pixels']) for x in inputs])
+            num_frames=[len(x['sam_pixels']) for x in inputs],
+            num_turns=num_turns)
         return dict(inputs=model_inputs, data_samples=self.cast_data(data_samples))

@@ -1,3 +1,3 @@
-from .data_sample import InterRVOSDataSample
+from .data_sample import InterRVOSDataSample, PackedDataSamples
 
-__all__ = ['InterRVOSDataSample']
+__all__ = ['InterRVOSDataSample', 'PackedDataSamples']

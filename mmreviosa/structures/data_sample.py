@@ -86,3 +86,29 @@ class InterRVOSDataSample(BaseDataElement):
     @pred_target_masks.deleter
     def pred_target_masks(self) -> None:
         del self._pred_target_masks
+
+
+class PackedDataSamples:
+    """The data samples of one packed training item, one per turn, in conversation order.
+
+    A packed item (several expressions of one video in a multi-turn conversation) has
+    several data samples. Collate functions transpose lists and tuples; this container is
+    neither, so ``pseudo_collate`` keeps it whole, and the data preprocessor flattens the
+    batch into one list of data samples with each item's turn count.
+    """
+
+    def __init__(self, samples):
+        self.samples = list(samples)
+        if not self.samples or not all(isinstance(s, InterRVOSDataSample) for s in self.samples):
+            raise TypeError('PackedDataSamples holds one or more InterRVOSDataSample, got '
+                            f'{[type(s).__name__ for s in self.samples]}')
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self):
+        return iter(self.samples)
+
+    def __repr__(self) -> str:
+        ids = [(s.video_id, s.exp_id) for s in self.samples]
+        return f'{type(self).__name__}({ids})'

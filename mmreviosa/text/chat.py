@@ -6,6 +6,12 @@ An item reads::
     <|im_start|>user\n<img><IMG_CONTEXT>*N</img>\n ... (one per key frame)
     {QUESTION}<|im_end|>\n<|im_start|>assistant\n{ANSWER}<|im_end|>
 
+A training item may pack several expressions of the video as later turns (Sa2VA's
+multi-turn samples), each asked without the images, which the first turn holds::
+
+    ...{ANSWER_1}<|im_end|>\n<|im_start|>user\n{QUESTION_2}<|im_end|>\n
+    <|im_start|>assistant\n{ANSWER_2}<|im_end|>
+
 The answer names the roles: "Sure, it is [SEG_ACT] and [SEG_TAR]." for an
 interaction, "Sure, it is [SEG_ACT]." without one, and "Sure, it is [SEG]."
 for the single-token baseline.
@@ -25,7 +31,8 @@ SYSTEM_PROMPT = ('你是书生·万象，英文名是InternVL，是由上海人�
 CHAT_TEMPLATE = dict(
     SYSTEM='<|im_start|>system\n{system}<|im_end|>\n',
     INSTRUCTION='<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n',
-    SUFFIX='<|im_end|>')
+    SUFFIX='<|im_end|>',
+    SEP='\n')
 
 #: Role tokens of the model's role modes, in output order (actor first). With
 #: 'roles' the target token is named only when the expression has an interaction.
@@ -77,6 +84,12 @@ def build_answer(mode: str, has_interaction: bool) -> str:
     role_tokens = MODE_ROLE_TOKENS[CONVERSATION_ROLE_MODES[mode]]
     named = role_tokens if has_interaction else role_tokens[:1]
     return f'Sure, it is {" and ".join(named)}.'
+
+
+def build_followup_prompt(question: str) -> str:
+    """A later turn's prompt: what follows the previous answer's ``<|im_end|>`` up to (and
+    including) the assistant header. Both chat formats (InternVL-2.5, Qwen2.5-VL) are ChatML."""
+    return CHAT_TEMPLATE['SEP'] + CHAT_TEMPLATE['INSTRUCTION'].format(input=question)
 
 
 def build_prompt(question: str, num_frames: int, num_image_tokens: int,

@@ -52,11 +52,17 @@ class CheckContextLength(BaseTransform):
         if results.get('ann_file'):
             where = f'{results["ann_file"]}: {where}'
         kept = f', {self.reserved} of them kept for the answer' if self.reserved else ''
-        words = len(str(results.get('expression', '')).split())
+        turns = results.get('turns')
+        if turns:  # a packed item (mmreviosa.datasets.packing)
+            words = sum(len(str(t.get('expression', '')).split()) for t in turns)
+            advice = (f'the {len(turns)} packed expressions have {words} words: pack fewer '
+                      '(the dataset\'s expressions_per_item)')
+        else:
+            words = len(str(results.get('expression', '')).split())
+            advice = f'the expression has {words} words: shorten it'
         raise InvalidAnnotationError(
             f'{where}: {num_tokens} tokens, more than the {self.max_length} positions of the '
-            f'MLLM (max_position_embeddings{kept}); the expression has {words} words: '
-            f'shorten it')
+            f'MLLM (max_position_embeddings{kept}); {advice}')
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(max_length={self.max_length}, reserved={self.reserved})'

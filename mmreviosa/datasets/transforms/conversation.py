@@ -1,16 +1,18 @@
 """Tokenize the chat of an item (the chat itself is :mod:`mmreviosa.text.chat`).
 
-The loss is taken on ``{ANSWER}<|im_end|>`` only.
+The loss is taken on ``{ANSWER}<|im_end|>`` only (of every turn of a packed item).
 """
 from typing import Dict, List, Optional
 
 import torch
 from mmcv.transforms import BaseTransform
 
+from mmreviosa.datasets.packing import is_packed
 from mmreviosa.registry import TRANSFORMS
 from mmreviosa.text import (CHAT_FORMATS, CHAT_TEMPLATE, IGNORE_INDEX, build_answer,
-                            build_chat_prompt, build_question, build_tokenizer_from_cfg,
-                            check_conversation_mode, get_special_token_ids)
+                            build_chat_prompt, build_followup_prompt, build_question,
+                            build_tokenizer_from_cfg, check_conversation_mode,
+                            get_special_token_ids)
 
 
 @TRANSFORMS.register_module()
@@ -21,6 +23,14 @@ class TokenizeConversation(BaseTransform):
     Added keys: ``input_ids`` (L,) long, ``labels`` (L,) long (``-100`` on the
     prompt; absent with ``with_answer=False``), ``question``, ``answer``,
     ``role_token_ids``.
+
+    A packed item (:mod:`mmreviosa.datasets.packing`, training only) becomes one
+    multi-turn conversation, as Sa2VA packs a video's expressions: the first turn asks
+    about its expression after the images, each later turn asks about the next
+    expression (no images) after the previous answer; every answer is labelled. The
+    causal mask lets a later turn see the earlier turns (questions and answers), never
+    a later one; the first turn reads exactly what a one-expression item reads. Each
+    turn gets its own ``question`` and ``answer``.
 
     Args:
         tokenizer (dict): config of the tokenizer, the same dict the model gets.
@@ -61,26 +71,36 @@ class TokenizeConversation(BaseTransform):
         return self.tokenizer(text, add_special_tokens=False)['input_ids']
 
     def transform(self, results: Dict) -> Dict:
-        expression = results['expression'].strip().rstrip('.')
-        question = build_question(self.mode, expression)
-        prompt = build_chat_prompt(self.chat_format, question, len(results['key_frame_inds']),
-                                   self.num_image_tokens, self.system_prompt)
-        prompt_ids = self._encode(prompt)
-        answer = build_answer(self.mode, bool(results['has_interaction']))
+        turns = results['turns'] if is_packed(results) else [results]
+        if len(turns) > 1 and not self.with_answer:
+            raise ValueError(f'video {results.get("video_id")} expressions '
+                             f'{results.get("exp_id")}: a packed item is a training item '
+                             '(with_answer=True); test items hold one expression')
+        input_ids: List[int] = []
+        labels: List[int] = []
+        for k, turn in enumerate(turns):
+            question = build_question(self.mode, turn['expression'].strip().rstrip('.'))
+            prompt = build_chat_prompt(
+                self.chat_format, question, len(results['key_frame_inds']),
+                self.num_image_tokens, self.system_prompt) if k == 0 else \
+                build_followup_prompt(question)
+            prompt_ids = self._encode(prompt)
+            answer = build_answer(self.mode, bool(turn['has_interaction']))
+            input_ids += prompt_ids
+            labels += [IGNORE_INDEX] * len(prompt_ids)
+            if self.with_answer:
+                answer_ids = self._encode(answer + CHAT_TEMPLATE['SUFFIX'])
+                input_ids += answer_ids
+                labels += answer_ids
+            turn['question'] = question
+            turn['answer'] = answer
         if self.with_answer:
-            answer_ids = self._encode(answer + CHAT_TEMPLATE['SUFFIX'])
-            input_ids = prompt_ids + answer_ids
-            labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
             results['labels'] = torch.tensor(labels, dtype=torch.long)
-        else:
-            input_ids = prompt_ids
         if self.max_length is not None and len(input_ids) > self.max_length:
             raise ValueError(
                 f'video {results.get("video_id")} expression {results.get("exp_id")}: '
                 f'{len(input_ids)} tokens exceed max_length={self.max_length}')
         results['input_ids'] = torch.tensor(input_ids, dtype=torch.long)
-        results['question'] = question
-        results['answer'] = answer
         results['role_token_ids'] = self.role_token_ids
         return results
 

@@ -6,7 +6,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from mmreviosa.registry import TRANSFORMS
-from mmreviosa.structures.data_sample import InterRVOSDataSample
+from mmreviosa.structures.data_sample import InterRVOSDataSample, PackedDataSamples
 
 #: Metainfo keys every packed sample has (see ``InterRVOSDataSample``).
 META_KEYS = ('video_id', 'exp_id', 'expression', 'frame_names', 'frame_inds', 'key_frame_inds',
@@ -41,6 +41,11 @@ class PackInterRVOSInputs(BaseTransform):
     ``gt_actor_masks`` / ``gt_target_masks`` (T, H, W) bool tensors at the
     original resolution when the item has masks.
 
+    A packed item (:mod:`mmreviosa.datasets.packing`) gives a :class:`PackedDataSamples`,
+    one data sample per turn in conversation order, sharing the frame metainfo; the data
+    preprocessor
+    flattens the batch's lists and records how many turns each item has.
+
     Args:
         meta_keys: metainfo keys that must be present (defaults above).
         optional_meta_keys: metainfo keys copied when present.
@@ -72,6 +77,13 @@ class PackInterRVOSInputs(BaseTransform):
             raise ValueError(f'mllm_pixels has {inputs["mllm_pixels"].shape[0]} frames, '
                              f'key_frame_inds {len(results["key_frame_inds"])}')
 
+        if results.get('turns') is not None:
+            samples = PackedDataSamples(self._data_sample({**results, **turn}, num_frames)
+                                        for turn in results['turns'])
+            return dict(inputs=inputs, data_samples=samples)
+        return dict(inputs=inputs, data_samples=self._data_sample(results, num_frames))
+
+    def _data_sample(self, results: Dict, num_frames: int) -> InterRVOSDataSample:
         meta = {}
         for key in self.meta_keys:
             if key == 'role_token_ids':
@@ -97,7 +109,7 @@ class PackInterRVOSInputs(BaseTransform):
                     raise ValueError(f'{key} is {tuple(masks.shape)}, expected '
                                      f'{(num_frames, *meta["ori_shape"])}')
                 setattr(data_sample, key, masks)
-        return dict(inputs=inputs, data_samples=data_sample)
+        return data_sample
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'

@@ -6,6 +6,7 @@ from mmcv.transforms import BaseTransform
 
 from mmreviosa.fileio import (read_palette_png, read_rgb_image, read_video_frames, stack_frames,
                               union_of_annotations)
+from mmreviosa.datasets.packing import is_packed, turn_views
 from mmreviosa.registry import TRANSFORMS
 
 __all__ = ['LoadVideoFrames', 'LoadRoleMasks']
@@ -74,7 +75,8 @@ class LoadRoleMasks(BaseTransform):
     Required keys: ``frame_inds``, ``ori_shape`` (from :class:`LoadVideoFrames`),
     ``mask_format`` and either ``actor_rles``/``target_rles`` ('rle') or
     ``mask_paths``/``obj_id``/``target_obj_id`` ('palette').
-    Added keys: ``gt_actor_masks``, ``gt_target_masks`` (T, H, W) bool.
+    Added keys: ``gt_actor_masks``, ``gt_target_masks`` (T, H, W) bool; in each turn of
+    a packed item (:mod:`mmreviosa.datasets.packing`), from that turn's roles.
 
     Raises:
         ValueError: the split has no masks, or an RLE does not fit its frame;
@@ -107,6 +109,15 @@ class LoadRoleMasks(BaseTransform):
         return actor, target
 
     def transform(self, results: Dict) -> Dict:
+        if is_packed(results):
+            for turn, view in zip(results['turns'], turn_views(results)):
+                self._load(view)
+                turn.update(gt_actor_masks=view['gt_actor_masks'],
+                            gt_target_masks=view['gt_target_masks'])
+            return results
+        return self._load(results)
+
+    def _load(self, results: Dict) -> Dict:
         frame_inds = [int(i) for i in results['frame_inds']]
         mask_format = results.get('mask_format')
         if mask_format == 'rle':

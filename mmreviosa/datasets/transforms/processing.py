@@ -156,11 +156,13 @@ class VideoHorizontalFlip(BaseTransform):
         if not flip:
             return results
         results['frames'] = np.ascontiguousarray(results['frames'][:, :, ::-1])
-        for key in ('gt_actor_masks', 'gt_target_masks'):
-            if results.get(key) is not None:
-                results[key] = np.ascontiguousarray(results[key][:, :, ::-1])
-        if self.swap_words:
-            results['expression'] = swap_left_right(results['expression'])
+        # A packed item (mmreviosa.datasets.packing) flips every turn with its frames.
+        for expression in results.get('turns') or [results]:
+            for key in ('gt_actor_masks', 'gt_target_masks'):
+                if expression.get(key) is not None:
+                    expression[key] = np.ascontiguousarray(expression[key][:, :, ::-1])
+            if self.swap_words:
+                expression['expression'] = swap_left_right(expression['expression'])
         return results
 
     def __repr__(self) -> str:

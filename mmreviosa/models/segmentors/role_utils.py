@@ -32,6 +32,61 @@ def find_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int]
     return positions, found
 
 
+def find_turn_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int],
+                             num_turns: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Position of each role token of each turn of each sequence.
+
+    A sequence may hold several turns (a packed item: one expression per turn, answered
+    in order). Turn ``k`` begins at the ``k``-th occurrence of the first role token (the
+    actor, or [SEG]), turn 1 at the sequence start, and the last turn runs to the end; a
+    role's position in a turn is its first occurrence there. With one turn per sequence
+    this is :func:`find_role_positions`.
+
+    Args:
+        input_ids (Tensor): (B, L) token ids.
+        role_ids (Sequence[int]): R token ids, the first one marking the turns.
+        num_turns (Sequence[int]): turns of each sequence (B entries).
+
+    Returns:
+        positions (Tensor): (E, R) long, E = ``sum(num_turns)``, turns in order, positions
+            in their sequence; where a role is absent the position of the turn's first
+            present role (or 0), and ``found`` is False.
+        found (Tensor): (E, R) bool.
+    """
+    assert input_ids.dim() == 2 and len(num_turns) == input_ids.shape[0], (
+        f'input_ids {tuple(input_ids.shape)} with {len(num_turns)} turn counts')
+    if all(n == 1 for n in num_turns):
+        return find_role_positions(input_ids, role_ids)
+    length = input_ids.shape[1]
+    hits = torch.stack([input_ids == rid for rid in role_ids], dim=1)  # (B, R, L)
+    # Turn starts: 0, then the 2nd, 3rd... occurrence of the first role token.
+    turn_ends = []  # (B,) lists of exclusive ends
+    starts = []
+    for b, turns in enumerate(num_turns):
+        marks = hits[b, 0].nonzero().flatten().tolist()[1:turns]
+        bounds = [0, *marks] + [length] * (turns - 1 - len(marks))
+        starts.extend(bounds)
+        turn_ends.extend(bounds[1:] + [length])
+    item = torch.repeat_interleave(torch.arange(len(num_turns), device=input_ids.device),
+                                   torch.as_tensor(list(num_turns), device=input_ids.device))
+    index = torch.arange(length, device=input_ids.device)
+    start = torch.as_tensor(starts, device=input_ids.device)[:, None]
+    end = torch.as_tensor(turn_ends, device=input_ids.device)[:, None]
+    in_turn = (index >= start) & (index < end)  # (E, L)
+    turn_hits = hits[item] & in_turn[:, None]  # (E, R, L)
+    found = turn_hits.any(dim=-1)
+    positions = turn_hits.float().argmax(dim=-1)
+    fallback = torch.where(found.any(dim=1), positions.masked_fill(~found, 10**9).min(dim=1).values,
+                           torch.zeros_like(positions[:, 0]))
+    return torch.where(found, positions, fallback[:, None]), found
+
+
+def turn_items(num_turns: Sequence[int], device=None) -> torch.Tensor:
+    """(E,) long: the sequence (item) of each turn, E = ``sum(num_turns)``."""
+    counts = torch.as_tensor(list(num_turns), device=device)
+    return torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
+
+
 def gather_positions(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """(B, L, D) hidden states at (B, R) positions -> (B, R, D)."""
     index = positions[..., None].expand(-1, -1, hidden.shape[-1])
