@@ -24,14 +24,14 @@ Baselines (each predicts a union of whole ground-truth shape masks):
 """
 import argparse
 import json
-from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 from terminaltables import AsciiTable
 
 from mmreviosa.builders.intershapes import matching_objects, parse_expression
 from mmreviosa.evaluation.functional import contour_accuracy, region_similarity
-from mmreviosa.fileio import decode_masks, read_split
+from mmreviosa.fileio import SplitAnnotations, decode_masks, read_split
 
 METRIC_KEYS = ('actor_J', 'actor_F', 'actor_JF', 'target_J', 'target_F', 'target_JF',
                'rvos_J', 'rvos_F', 'rvos_JF')
@@ -95,13 +95,24 @@ def decode_objects(video_id: str, video: dict, mask_dict: dict) -> Dict[int, np.
     return masks
 
 
-def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
-                      ) -> Dict[str, Dict[str, float]]:
-    """Metrics (``METRIC_KEYS``, percent) of each baseline on the split at ``data_root``."""
+def baseline_expression_scores(split: SplitAnnotations, names: Optional[Sequence[str]] = None
+                               ) -> Dict[str, List[dict]]:
+    """Per-expression J and F of each baseline on a split.
+
+    Args:
+        split: the split, as :func:`mmreviosa.fileio.read_split` reads it (an
+            InterShapes split: videos need their ``objects``).
+        names: baselines to score (default: all of ``BASELINES``).
+
+    Returns:
+        dict: ``{baseline: [score, ...]}``, one score per expression of
+        ``split.expressions``, in their order: ``video_id``, ``exp_id``,
+        ``has_interaction``, ``actor_J``, ``actor_F``, ``target_J``,
+        ``target_F`` (means over frames in [0, 1]; the target ones None
+        without an interaction).
+    """
     names = list(names or BASELINES)
-    # Read and checked as InterRVOSDataset reads them: bad annotations fail here, named.
-    split = read_split(data_root)
-    scores = {name: {'actor': [], 'target': [], 'rvos': []} for name in names}
+    scores: Dict[str, List[dict]] = {name: [] for name in names}
     by_video: Dict[str, list] = {}
     for exp in split.expressions:
         by_video.setdefault(exp['video_id'], []).append(exp)
@@ -128,18 +139,33 @@ def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
             gt_actor, gt_target = frozenset(exp['obj_id']), frozenset(exp['target_obj_id'])
             for name in names:
                 actor, target = BASELINES[name](video=video, exp=exp, obj_masks=obj_masks)
-                if gt_target:
-                    scores[name]['actor'].append(score(actor, gt_actor))
-                    scores[name]['target'].append(score(target, gt_target))
-                else:
-                    scores[name]['rvos'].append(score(actor, gt_actor))
+                actor_jf = score(actor, gt_actor)
+                target_jf = score(target, gt_target) if gt_target else (None, None)
+                scores[name].append(dict(
+                    video_id=video_id, exp_id=exp['exp_id'], has_interaction=bool(gt_target),
+                    actor_J=actor_jf[0], actor_F=actor_jf[1],
+                    target_J=target_jf[0], target_F=target_jf[1]))
+    return scores
+
+
+def compute_baselines(data_root: str, names: Optional[Sequence[str]] = None
+                      ) -> Dict[str, Dict[str, float]]:
+    """Metrics (``METRIC_KEYS``, percent) of each baseline on the split at ``data_root``."""
+    # Read and checked as InterRVOSDataset reads them: bad annotations fail here, named.
+    split = read_split(data_root)
     results = {}
-    for name in names:
+    for name, exp_scores in baseline_expression_scores(split, names).items():
+        by_group = {'actor': [], 'target': [], 'rvos': []}
+        for exp_score in exp_scores:
+            roles = ((('actor', 'actor'), ('target', 'target')) if exp_score['has_interaction']
+                     else (('rvos', 'actor'),))
+            for group, role in roles:
+                by_group[group].append((exp_score[f'{role}_J'], exp_score[f'{role}_F']))
         row = {}
-        for role, values in scores[name].items():
+        for group, values in by_group.items():
             j, f = ((100 * float(np.mean(col)) for col in zip(*values)) if values
                     else (float('nan'), float('nan')))
-            row.update({f'{role}_J': j, f'{role}_F': f, f'{role}_JF': (j + f) / 2})
+            row.update({f'{group}_J': j, f'{group}_F': f, f'{group}_JF': (j + f) / 2})
         results[name] = row
     return results
 

@@ -40,7 +40,8 @@ from mmreviosa.evaluation.functional.interrvos_scores import (format_metrics_tab
                                                               role_swap_iou, score_expression,
                                                               summarize_scores)
 from mmreviosa.evaluation.functional.prediction_io import PredictionReader
-from mmreviosa.fileio import annotation_frame_shape, read_split, union_of_annotations
+from mmreviosa.fileio import (SplitAnnotations, annotation_frame_shape, read_split,
+                              union_of_annotations)
 
 # Set in each worker (inherited on fork, or by the pool initializer).
 _STATE: dict = {}
@@ -125,6 +126,39 @@ def score_spec(spec: dict) -> dict:
     return score
 
 
+def score_predictions(predictions: str,
+                      split: SplitAnnotations,
+                      workers: int = 1,
+                      bound_th: float = 0.008,
+                      progress: bool = True) -> List[dict]:
+    """Score every expression of a split, one score per expression.
+
+    Args:
+        predictions: PNG folder or prediction JSON.
+        split: the split, as :func:`mmreviosa.fileio.read_split` reads it.
+        workers: worker processes (1: in this process).
+        bound_th: contour accuracy tolerance.
+        progress: show a tqdm bar.
+
+    Returns:
+        list[dict]: the scores of ``split.expressions``, in their order (see
+        ``mmreviosa.evaluation.functional.interrvos_scores``); an expression
+        without a prediction scores 0 with ``missing=True``.
+    """
+    specs = split.expressions
+    reader = PredictionReader(predictions)
+    # malformed predictions (missing frames) fail now, not halfway through
+    for spec in specs:
+        reader.check(spec['video_id'], spec['exp_id'], spec['frame_names'])
+    init_args = (reader, split.mask_dict, split.mask_path, bound_th)
+    bar = dict(total=len(specs), disable=not progress, desc='scoring')
+    if workers <= 1:
+        _init_worker(*init_args)
+        return [score_spec(spec) for spec in tqdm(specs, **bar)]
+    with multiprocessing.Pool(workers, _init_worker, init_args) as pool:
+        return list(tqdm(pool.imap(score_spec, specs, chunksize=4), **bar))
+
+
 def evaluate_predictions(predictions: str,
                          split_root: str,
                          workers: int = 1,
@@ -143,22 +177,9 @@ def evaluate_predictions(predictions: str,
         dict: the metrics (keys of ``METRIC_KEYS``, percentages).
     """
     logger = MMLogger.get_current_instance()
-    # a malformed split or malformed predictions (missing frames) fail now,
-    # not halfway through
+    # a malformed split fails here, before any prediction is read
     split = read_split(split_root)
-    specs = split.expressions
-    reader = PredictionReader(predictions)
-    for spec in specs:
-        reader.check(spec['video_id'], spec['exp_id'], spec['frame_names'])
-    init_args = (reader, split.mask_dict, split.mask_path, bound_th)
-    bar = dict(total=len(specs), disable=not progress, desc='scoring')
-    if workers <= 1:
-        _init_worker(*init_args)
-        scores = [score_spec(spec) for spec in tqdm(specs, **bar)]
-    else:
-        with multiprocessing.Pool(workers, _init_worker, init_args) as pool:
-            scores = list(
-                tqdm(pool.imap(score_spec, specs, chunksize=4), **bar))
+    scores = score_predictions(predictions, split, workers, bound_th, progress)
     missing = [(s['video_id'], s['exp_id']) for s in scores if s['missing']]
     if missing:
         print_log(

@@ -52,21 +52,24 @@ frames), from :func:`split_statistics`: 3.87 shapes and 1.11 interactions per
 video; 7.32 expressions per video, 60.5% of them with an interaction; 60.5% of
 the interaction expressions and 38.1% of the others are ambiguous by
 appearance alone (the shapes matching the named colour / shape / size are not
-exactly the referents); 12.5% of the non-interaction expressions refer to
-several shapes; no shape-frame is fully hidden and 1.6% lose over 15% of their
-area to occlusion.  Generation takes about 17 ms of one CPU core per video
-(1000 videos in about 18 s); ``--workers`` spreads it over processes.
+exactly the referents; :func:`appearance_ambiguous` asks instead whether another
+shape has a referent's colour and shape, whatever the words say); 12.5% of the
+non-interaction expressions refer to several shapes; no shape-frame is fully
+hidden and 1.6% lose over 15% of their area to occlusion.  Generation takes
+about 17 ms of one CPU core per video (1000 videos in about 18 s);
+``--workers`` spreads it over processes.
 """
 from .language import (APPEARANCE_TEMPLATES, COLORS, DIRECTIONS, INTERACTIONS, MOTION_TEMPLATES,
-                       SHAPES, SIZES, STATIC_TEMPLATES, VOCABULARY, build_expressions, describe,
-                       matching_objects, parse_expression)
+                       SHAPES, SIZES, STATIC_TEMPLATES, VOCABULARY, appearance_ambiguous,
+                       build_expressions, describe, matching_objects, parse_expression)
 from .scene import motion_label, render_video, sample_scene, shape_mask
 from .writer import (SPLITS, generate_intershapes, generate_split, generate_video, split_sizes,
                      split_statistics)
 
 __all__ = [
     'APPEARANCE_TEMPLATES', 'COLORS', 'DIRECTIONS', 'INTERACTIONS', 'MOTION_TEMPLATES', 'SHAPES',
-    'SIZES', 'SPLITS', 'STATIC_TEMPLATES', 'VOCABULARY', 'build_expressions', 'describe',
+    'SIZES', 'SPLITS', 'STATIC_TEMPLATES', 'VOCABULARY', 'appearance_ambiguous',
+    'build_expressions', 'describe',
     'generate_intershapes', 'generate_split', 'generate_video',
     'matching_objects', 'motion_label', 'parse_expression', 'render_video', 'sample_scene',
     'shape_mask', 'split_sizes', 'split_statistics'

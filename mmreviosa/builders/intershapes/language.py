@@ -79,6 +79,33 @@ def matching_objects(objects: Dict[str, dict], desc: dict) -> List[int]:
                   if all(o[k] == desc[k] for k in ('color', 'shape', 'size') if desc.get(k)))
 
 
+def appearance_ambiguous(objects: Dict[str, dict], obj_ids: Sequence[int]) -> bool:
+    """Whether another shape has the colour and shape of one of ``obj_ids`` (size ignored).
+
+    Such referents are *ambiguous by appearance*: words about looks alone
+    cannot single them out, only motion or the interaction can. A shape that
+    is itself among ``obj_ids`` (a one-to-many referent) does not count.
+    Size is ignored: in 64 px frames the two sizes differ by under 3 px of
+    radius (5.4 and 8), so a shape of the other size is still a look-alike.
+
+    Args:
+        objects: the video's ``objects`` ({obj_id: {colour, shape, ...}}).
+        obj_ids: the referents (an expression's ``obj_id`` or
+            ``target_obj_id``).
+
+    Raises:
+        KeyError: ``obj_ids`` is empty or names an object not in ``objects``.
+    """
+    referents = {int(i) for i in obj_ids}
+    unknown = referents - {int(i) for i in objects}
+    if not referents or unknown:
+        raise KeyError(f'expected referent ids among the objects {sorted(map(int, objects))}, '
+                       f'got {sorted(referents)}')
+    looks = {(objects[str(i)]['color'], objects[str(i)]['shape']) for i in referents}
+    return any((obj['color'], obj['shape']) in looks
+               for i, obj in objects.items() if int(i) not in referents)
+
+
 def parse_expression(text: str) -> Tuple[dict, Optional[dict]]:
     """Descriptions of the actor and (for two noun phrases) the target in ``text``.
 
