@@ -10,8 +10,9 @@ tests ``inference_video`` (the config's test pipeline) on random videos of
 ``--test-frames`` lengths with the answer forced to both role tokens, so that
 every frame is segmented for two roles.
 
-Prints step time (median of the steps after the first), expressions/s,
-tokens/s (non-padding tokens of the batch), peak memory of training, and per
+Prints step time (median of the steps after the first), expressions/s (every turn of
+a packed item counts), tokens/s (non-padding tokens of the batch), peak memory of
+training, and per
 test video the time, frames/s and peak memory. Peak memory is
 ``torch.cuda.max_memory_allocated`` on a GPU, the process's peak RSS
 (``VmHWM`` after a reset) on a CPU.
@@ -119,11 +120,14 @@ def train_figures(model, cfg, device, num_iters: int) -> dict:
                                for j in range(batch_size)]) for i in range(num_iters)]
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     model.train()
-    times, tokens, result = [], [], {}
+    from mmreviosa.structures import PackedDataSamples
+    times, tokens, expressions, result = [], [], [], {}
     with peak_memory(device, result):
         for batch in batches:
             inputs = batch['inputs']  # pseudo_collate: a dict of per-item lists
             tokens.append(sum(len(ids) for ids in inputs['input_ids']))
+            expressions.append(sum(len(s) if isinstance(s, PackedDataSamples) else 1
+                                   for s in batch['data_samples']))
             _sync(device)
             start = time.perf_counter()
             losses = model.train_step(batch, optim_wrapper)
@@ -132,7 +136,7 @@ def train_figures(model, cfg, device, num_iters: int) -> dict:
     timed = times[1:] or times
     step = statistics.median(timed)
     return dict(step_s=step, first_step_s=times[0], batch_size=batch_size,
-                expressions_per_s=batch_size / step,
+                expressions_per_s=statistics.median(expressions[1:] or expressions) / step,
                 tokens_per_s=statistics.median(tokens[1:] or tokens) / step,
                 train_peak_gib=result['peak_gib'],
                 loss=float(losses['loss'].detach()))  # the total of the last step

@@ -29,6 +29,9 @@ mllm_size = 448                   # InternVL-2.5 input
 sam_size = 1024                   # SAM2 input
 num_train_frames = 5              # frames per training item, all read by the MLLM (as Sa2VA)
 num_key_frames = 5                # frames the MLLM reads at test time; SAM2 memory covers the rest
+expressions_per_item = 5          # expressions of a video per training item, as Sa2VA packs them:
+                                  # turns of one conversation, one MLLM forward and one SAM2
+                                  # encoding for all (mmreviosa/datasets/packing.py); 1 = one each
 num_image_tokens = 256            # (448 / 14) ** 2 * 0.5 ** 2
 max_context = 32768               # Qwen2.5's max_position_embeddings
 max_new_tokens = 32               # longest generated answer
@@ -99,13 +102,13 @@ test_pipeline = [
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(
-    batch_size=2,
+    batch_size=2,                 # items: up to 2 x expressions_per_item expressions
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/train',
-                 pipeline=train_pipeline))
+                 pipeline=train_pipeline, expressions_per_item=expressions_per_item))
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
