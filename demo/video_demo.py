@@ -16,6 +16,7 @@ import numpy as np
 
 from mmreviosa.apis import inference_video, init_model, read_video
 from mmreviosa.fileio import check_expression
+from mmreviosa.text import display_answer
 from mmreviosa.visualization import overlay_masks, write_gif, write_video
 
 
@@ -42,7 +43,8 @@ def main():
         sys.exit(2)
     model = init_model(args.config, args.checkpoint, device=args.device)
     prediction = inference_video(model, list(frames), args.expression)
-    caption = f'{args.expression} -> {prediction.text}'
+    answer = display_answer(prediction.text, model.mllm.tokenizer.pad_token)
+    caption = f'{args.expression} -> {answer}'
     overlay = overlay_masks(frames, prediction.actor_masks, prediction.target_masks)
     # Frames of small videos are upscaled so the caption stays readable.
     if overlay.shape[1] < 256:
@@ -50,7 +52,7 @@ def main():
         overlay = overlay.repeat(scale, axis=1).repeat(scale, axis=2)
     writer = write_gif if osp.splitext(args.out)[1].lower() == '.gif' else write_video
     writer(overlay, args.out, fps=args.fps, caption=caption)
-    print(f'answer: {prediction.text}')
+    print(f'answer: {answer}')
     print(f'target: {"yes" if prediction.target_masks is not None else "none (no interaction)"}')
     print(f'written: {args.out}')
 

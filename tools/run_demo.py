@@ -15,7 +15,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
@@ -64,6 +64,24 @@ def generate_command(python: str, data_root: str, num_videos: int, seed: int
             '--num-videos', str(num_videos), '--seed', str(seed), '--overwrite']
 
 
+def showcase_expression(meta_file: str) -> Tuple[str, dict]:
+    """(video id, expression) the demo GIF shows: the first interaction (videos sorted by id,
+    expressions by id) whose actor is *ambiguous by appearance* (another shape of its colour
+    and shape is in the video), which only motion or the interaction tells apart; else the
+    first interaction, else the first expression."""
+    from mmreviosa.builders.intershapes import appearance_ambiguous
+    with open(meta_file) as f:
+        videos = json.load(f)['videos']
+    candidates = [(video_id, exp) for video_id in sorted(videos)
+                  for _, exp in sorted(videos[video_id]['expressions'].items(),
+                                       key=lambda kv: int(kv[0]))]
+    interactions = [(v, e) for v, e in candidates if e.get('target_anno_id')]
+    ambiguous = [(v, e) for v, e in interactions
+                 if 'objects' in videos[v] and appearance_ambiguous(videos[v]['objects'],
+                                                                    e['obj_id'])]
+    return (ambiguous or interactions or candidates)[0]
+
+
 def main():
     args = parse_args()
     from mmengine.config import Config
@@ -95,13 +113,7 @@ def main():
     run('evaluate on the test split', [
         python, 'tools/test.py', args.config, checkpoint, '--work-dir', work_dir, *opts])
 
-    with open(osp.join(data_root, 'test', 'meta_expressions.json')) as f:
-        videos = json.load(f)['videos']
-    video_id = sorted(videos)[0]
-    expressions = videos[video_id]['expressions']
-    # Show an interaction expression when the video has one.
-    exp = next((e for e in expressions.values() if e.get('target_anno_id')),
-               next(iter(expressions.values())))
+    video_id, exp = showcase_expression(osp.join(data_root, 'test', 'meta_expressions.json'))
     gif = osp.join(work_dir, 'demo.gif')
     run('visualise one test video', [
         python, 'demo/video_demo.py', osp.join(data_root, 'test', 'JPEGImages', video_id),

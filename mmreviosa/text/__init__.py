@@ -9,7 +9,7 @@ It imports nothing of mmreviosa but the registry and utils, so that both
 from .chat import (ANSWER_ACTOR, ANSWER_ACTOR_TARGET, ANSWER_SINGLE, CHAT_TEMPLATE,
                    CONVERSATION_ROLE_MODES, MODE_ROLE_TOKENS, QUESTION_TEMPLATES, SYSTEM_PROMPT,
                    build_answer, build_followup_prompt, build_prompt, build_question,
-                   check_conversation_mode)
+                   check_conversation_mode, display_answer)
 from .qwen_vl_chat import (CHAT_FORMATS, IMAGE_PAD_TOKEN, QWEN_VL_IMAGE_TOKENS,
                            QWEN_VL_SYSTEM_PROMPT, VISION_END_TOKEN, VISION_START_TOKEN,
                            build_chat_prompt, build_qwen_vl_prompt)
@@ -25,7 +25,8 @@ __all__ = [
     'CHAT_TOKENS', 'IGNORE_INDEX', 'SYSTEM_PROMPT', 'CHAT_TEMPLATE', 'MODE_ROLE_TOKENS',
     'QUESTION_TEMPLATES', 'CONVERSATION_ROLE_MODES', 'ANSWER_ACTOR_TARGET', 'ANSWER_ACTOR',
     'ANSWER_SINGLE', 'check_conversation_mode', 'build_question',
-    'build_answer', 'build_followup_prompt', 'build_prompt', 'build_tiny_tokenizer',
+    'build_answer', 'build_followup_prompt', 'build_prompt', 'display_answer',
+    'build_tiny_tokenizer',
     'build_role_tokenizer', 'get_special_token_ids', 'build_tokenizer_from_cfg',
     'VISION_START_TOKEN', 'IMAGE_PAD_TOKEN', 'VISION_END_TOKEN', 'QWEN_VL_IMAGE_TOKENS',
     'QWEN_VL_SYSTEM_PROMPT', 'CHAT_FORMATS', 'build_qwen_vl_prompt', 'build_chat_prompt'

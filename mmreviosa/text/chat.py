@@ -19,7 +19,7 @@ for the single-token baseline.
 :data:`MODE_ROLE_TOKENS` is the one table of which role tokens a mode uses:
 the model reads the hidden states of those tokens and the answers name them.
 """
-from mmreviosa.text.tokens import (ACTOR_TOKEN, IMG_CONTEXT_TOKEN, IMG_END_TOKEN,
+from mmreviosa.text.tokens import (ACTOR_TOKEN, CHAT_TOKENS, IMG_CONTEXT_TOKEN, IMG_END_TOKEN,
                                    IMG_START_TOKEN, SEG_TOKEN, TARGET_TOKEN)
 
 #: The system message of InternVL-2.5's chat template ('internvl2_5' in InternVL's
@@ -100,3 +100,12 @@ def build_prompt(question: str, num_frames: int, num_image_tokens: int,
         for _ in range(num_frames))
     system = CHAT_TEMPLATE['SYSTEM'].format(system=system_prompt) if system_prompt else ''
     return system + CHAT_TEMPLATE['INSTRUCTION'].format(input=image_block + question)
+
+
+def display_answer(answer: str, pad_token: str = None) -> str:
+    """A generated answer as people read it: without the chat's control tokens
+    (``<|im_end|>``, ``<|im_start|>``, ``<|endoftext|>``, and ``pad_token``) and
+    surrounding space; the role tokens, which are what the answer says, stay."""
+    for token in (*CHAT_TOKENS, *([pad_token] if pad_token else [])):
+        answer = answer.replace(token, ' ')
+    return ' '.join(answer.split())

@@ -58,3 +58,17 @@ def test_prompt_with_system_turn():
 def test_chat_template_is_xtuners_qwen_chat():
     templates = pytest.importorskip('xtuner.utils').PROMPT_TEMPLATE
     assert {k: templates.qwen_chat[k] for k in CHAT_TEMPLATE} == CHAT_TEMPLATE
+
+
+def test_followup_turn_continues_the_chatml_conversation():
+    from mmreviosa.text import build_followup_prompt
+    assert build_followup_prompt('Q2?') == \
+        '\n<|im_start|>user\nQ2?<|im_end|>\n<|im_start|>assistant\n'
+
+
+def test_display_answer_drops_chat_tokens_and_keeps_role_tokens():
+    from mmreviosa.text import display_answer
+    assert display_answer('Sure, it is [SEG_ACT] and [SEG_TAR].<|im_end|>') == \
+        'Sure, it is [SEG_ACT] and [SEG_TAR].'
+    assert display_answer(' Sure, it is [SEG_ACT].<|im_end|><|endoftext|><pad>',
+                          pad_token='<pad>') == 'Sure, it is [SEG_ACT].'

@@ -84,3 +84,27 @@ def test_test_tool_refuses_to_replace_an_existing_out_file(tmp_path, checkpoint)
     assert result.returncode == 2
     assert f'{out} exists' in result.stderr and '--overwrite' in result.stderr
     assert out.read_text() == '{"interrvos/actor_J": 61.5}'
+
+
+def test_demo_gif_shows_an_interaction_ambiguous_by_appearance(tmp_path):
+    import json
+    videos = {
+        'b': dict(objects={'1': dict(color='red', shape='star'),
+                           '2': dict(color='red', shape='star'),
+                           '3': dict(color='blue', shape='square')},
+                  expressions={'0': dict(exp='x', obj_id=[3], target_anno_id=[1]),
+                               '1': dict(exp='y', obj_id=[2], target_anno_id=[3]),
+                               '2': dict(exp='z', obj_id=[1], target_anno_id=[])}),
+        'a': dict(objects={'1': dict(color='red', shape='star'),
+                           '2': dict(color='blue', shape='star')},
+                  expressions={'0': dict(exp='w', obj_id=[1], target_anno_id=[]),
+                               '1': dict(exp='v', obj_id=[1], target_anno_id=[2])}),
+    }
+    meta = tmp_path / 'meta_expressions.json'
+    meta.write_text(json.dumps(dict(videos=videos)))
+    # Video a's interaction names a unique shape; b's expression 1 names one of two red stars
+    # (expression 2 does too, but has no interaction).
+    assert run_demo.showcase_expression(str(meta)) == ('b', videos['b']['expressions']['1'])
+    del videos['b']
+    meta.write_text(json.dumps(dict(videos=videos)))
+    assert run_demo.showcase_expression(str(meta)) == ('a', videos['a']['expressions']['1'])
