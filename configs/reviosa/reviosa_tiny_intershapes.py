@@ -33,6 +33,8 @@ demo_num_videos = 1000            # training videos `make demo` generates
 frame_size = 64                   # InterShapes frames are 64 x 64
 num_train_frames = 4              # frames sampled per training item (all seen by the MLLM)
 num_key_frames = 4                # frames the MLLM reads at test time
+expressions_per_item = 5          # expressions of a video per training item (turns of one chat;
+                                  # mmreviosa/datasets/packing.py): ~3.6 per item on InterShapes
 num_image_tokens = 16             # (64 / 8) ** 2 patches * 0.5 ** 2 pixel shuffle
 max_position_embeddings = 512     # the tiny LLM's positions: longer items are rejected
 max_new_tokens = 12               # longest generated answer
@@ -103,13 +105,13 @@ test_pipeline = [
     dict(type='PackInterRVOSInputs'),
 ]
 train_dataloader = dict(
-    batch_size=8,
+    batch_size=8,                 # items: about 3.6 expressions each (expressions_per_item)
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='InterRVOSDataset', data_root=f'{data_root}/train',
-                 pipeline=train_pipeline))
+                 pipeline=train_pipeline, expressions_per_item=expressions_per_item))
 val_dataloader = dict(
     batch_size=8,
     num_workers=1,
@@ -140,7 +142,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=False, begin=100, eta_min=1e-5),
 ]
 # The loop validates after its last iteration whatever val_interval is: only then here.
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=900, val_interval=10**9)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=10**9)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
