@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/test.py configs/reviosa/reviosa_tiny_intershapes.py work_dirs/demo/iter_900.pth \\
+    python tools/test.py configs/reviosa/reviosa_tiny_intershapes.py work_dirs/demo/iter_1000.pth \\
         --work-dir work_dirs/demo/test --cfg-options test_evaluator.output_dir=work_dirs/demo/test
     python tools/analysis_tools/ambiguity_analysis.py --data-root data/intershapes/test \\
         --pred work_dirs/demo/test/predictions.json --pred-name reviosa --out ambiguity.json
