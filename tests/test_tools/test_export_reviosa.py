@@ -9,6 +9,7 @@ from mmengine.runner import save_checkpoint
 
 from mmreviosa.apis import inference_video
 from mmreviosa.engine.checkpoint import load_local_checkpoint
+from mmreviosa.models.utils.checkpoint_facts import decode_extra_state
 from mmreviosa.registry import MODELS
 from mmreviosa.testing import load_tool
 
@@ -47,7 +48,7 @@ def test_merged_export_predicts_like_the_lora_model(tmp_path):
     exported = torch.load(path, weights_only=True)
     # Our loader reads it too, and it carries the facts init_model compares with a config.
     assert load_local_checkpoint(path)['state_dict'].keys() == exported['state_dict'].keys()
-    assert exported['state_dict']['_extra_state']['checkpoint_facts'] == \
+    assert decode_extra_state(exported['state_dict']['_extra_state'])['checkpoint_facts'] == \
         model.checkpoint_facts()
     assert exported['role_token_ids'] == model.mllm.role_token_ids
     assert not any('lora_' in k for k in exported['state_dict'])

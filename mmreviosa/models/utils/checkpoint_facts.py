@@ -7,17 +7,41 @@ loads into the other under ``strict=True`` and scores 0 without an error.
 ``InternVLMLLM`` already saves its special-token ids as a buffer and refuses a
 checkpoint whose ids differ; this mixin is the same idea for facts that are not
 tensors: the module's :meth:`checkpoint_facts` are saved as its extra state
-(``<prefix>_extra_state``, plain data that ``weights_only`` loads) and compared
-before any weight is copied.
+(``<prefix>_extra_state``) and compared before any weight is copied.
+
+The extra state is a uint8 tensor holding the facts as JSON: every state-dict entry must be
+a tensor where MMEngine broadcasts the state dict across DDP ranks after initialising the
+weights (``Runner._init_model_weights``); a dict of strings there stops every distributed
+run before its first step. Checkpoints that saved the facts as a plain dict still load.
 """
+import json
 import logging
 from typing import Any, Dict
 
+import torch
 from mmengine.logging import print_log
 from torch.nn.modules.module import _EXTRA_STATE_KEY_SUFFIX
 
 #: Key of the facts inside the extra state (room for other extra state later).
 FACTS_KEY = 'checkpoint_facts'
+
+
+def encode_extra_state(facts: Dict[str, Any]) -> torch.Tensor:
+    """The extra state holding ``facts``: ``{FACTS_KEY: facts}`` as UTF-8 JSON in a uint8
+    tensor."""
+    data = json.dumps({FACTS_KEY: facts}, sort_keys=True).encode('utf-8')
+    return torch.tensor(list(data), dtype=torch.uint8)
+
+
+def decode_extra_state(state: Any) -> Any:
+    """The extra state of :func:`encode_extra_state` (or the plain dict older checkpoints
+    saved) as a dict; anything else is returned as it is (the caller reports it)."""
+    if isinstance(state, torch.Tensor) and state.dtype == torch.uint8 and state.dim() == 1:
+        try:
+            return json.loads(bytes(state.tolist()).decode('utf-8'))
+        except ValueError:
+            return state
+    return state
 
 
 def _describe(facts: Dict[str, Any]) -> str:
@@ -44,8 +68,9 @@ class CheckpointFactsMixin:
         raise NotImplementedError
 
     def get_extra_state(self) -> Dict[str, Any]:
-        """Extra state saved in the state dict: the checkpoint facts."""
-        return {FACTS_KEY: self.checkpoint_facts()}
+        """Extra state saved in the state dict: the checkpoint facts (a uint8 JSON tensor,
+        see the module docstring)."""
+        return encode_extra_state(self.checkpoint_facts())
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
         """Nothing to restore: the facts were compared in :meth:`_load_from_state_dict`."""
@@ -53,7 +78,7 @@ class CheckpointFactsMixin:
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
         key = prefix + _EXTRA_STATE_KEY_SUFFIX
-        saved = state_dict.get(key)
+        saved = decode_extra_state(state_dict.get(key))
         if not isinstance(saved, dict) or FACTS_KEY not in saved:
             print_log(f'The checkpoint of {type(self).__name__} records no checkpoint facts '
                       f'(written before they were saved): cannot check that it fits this '

@@ -11,6 +11,7 @@ from mmengine.runner import load_checkpoint, save_checkpoint
 from mmengine.runner.checkpoint import get_state_dict, weights_to_cpu
 
 from mmreviosa.engine.checkpoint import load_local_checkpoint, plain_data_checkpoints
+from mmreviosa.models.utils.checkpoint_facts import decode_extra_state
 from mmreviosa.registry import MODELS
 from mmreviosa.testing import REPO_ROOT
 
@@ -42,9 +43,28 @@ def _load(model, path):
 def test_the_two_models_differ_only_in_the_saved_facts(models):
     roles, single = (models[k].state_dict() for k in ('roles', 'single'))
     assert roles.keys() == single.keys()
-    assert all(roles[k].shape == single[k].shape for k in roles if torch.is_tensor(roles[k]))
-    assert roles['_extra_state']['checkpoint_facts']['role_mode'] == 'roles'
-    assert single['_extra_state']['checkpoint_facts']['role_mode'] == 'single'
+    assert all(roles[k].shape == single[k].shape for k in roles if k != '_extra_state')
+    assert decode_extra_state(roles['_extra_state'])['checkpoint_facts']['role_mode'] == 'roles'
+    assert decode_extra_state(single['_extra_state'])['checkpoint_facts']['role_mode'] == \
+        'single'
+
+
+def test_every_state_dict_entry_is_a_tensor_as_ddp_broadcasts_them(models):
+    """MMEngine broadcasts each state-dict entry across DDP ranks after initialising the
+    weights; a non-tensor entry (the facts as a dict) stopped every distributed run."""
+    from mmengine.dist.utils import get_data_device
+    state = models['roles'].state_dict()
+    assert all(torch.is_tensor(v) for v in state.values())
+    get_data_device(state['_extra_state'])  # what mmengine.dist.broadcast asks first
+
+
+def test_facts_saved_as_a_dict_by_earlier_versions_are_still_compared(models):
+    model = models['roles']
+    state = model.state_dict()
+    state['_extra_state'] = {'checkpoint_facts': dict(model.checkpoint_facts(),
+                                                      role_mode='single')}
+    with pytest.raises(ValueError, match="checkpoint: role_mode='single'"):
+        model.load_state_dict(state)
 
 
 @pytest.mark.parametrize('saved_as, loaded_into', [('single', 'roles'), ('roles', 'single')])
@@ -62,7 +82,8 @@ def test_a_checkpoint_of_the_other_role_mode_is_refused_naming_both(models, tmp_
 
 def test_the_same_config_loads_and_the_checkpoint_is_plain_data(models, tmp_path):
     path = _save(models['single'], str(tmp_path / 'single.pth'))
-    facts = load_local_checkpoint(path)['state_dict']['_extra_state']['checkpoint_facts']
+    facts = decode_extra_state(
+        load_local_checkpoint(path)['state_dict']['_extra_state'])['checkpoint_facts']
     assert facts == models['single'].checkpoint_facts()
     torch.load(path, weights_only=True)  # no class of ours inside
     _load(models['single'], path)
