@@ -63,3 +63,15 @@ def test_skip_invalid_in_training_logs_the_item_and_draws_another(cfg, split, mo
     # at least once per call (the item drawn instead may be the same one again)
     assert sum('Skipped video vid_a expression 1:' in m and '512 positions' in m
                for m in logged) >= 3
+
+
+def test_a_packed_item_too_long_names_its_expressions_and_says_to_pack_fewer():
+    from mmreviosa.datasets.transforms import CheckContextLength
+    results = dict(input_ids=list(range(10)), video_id='v', exp_id='0,3',
+                   turns=[dict(exp_id='0', expression='the red star'),
+                          dict(exp_id='3', expression='a square')])
+    with pytest.raises(InvalidAnnotationError) as info:
+        CheckContextLength(max_length=8)(results)
+    message = str(info.value)
+    assert message.startswith('video v expression 0,3: 10 tokens, more than the 8 positions')
+    assert 'the 2 packed expressions have 5 words: pack fewer' in message
