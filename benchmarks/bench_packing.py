@@ -60,7 +60,6 @@ def build(name: str, args, tmp: str, data_root: str):
         cfg = Config.fromfile(TINY)
         cfg.train_dataloader.dataset.data_root = data_root
     else:
-        sys.path.insert(0, osp.join(REPO, 'benchmarks'))
         from bench_real_scale import build_config
         from mmreviosa.testing.published_layouts import write_qwen2_5_tokenizer
         tokenizer_dir = osp.join(tmp, 'tokenizer')
@@ -149,12 +148,10 @@ def through_loader(model, optim_wrapper, cfg, per_item: int, steps: int) -> floa
 
 def main():
     args = parse_args()
-    sys.path.insert(0, REPO)
+    sys.path.insert(0, osp.join(REPO, 'benchmarks'))
+    from bench_real_scale import set_up
+    set_up(args.threads)
     from mmreviosa.builders.intershapes import generate_split
-    from mmreviosa.utils import register_all_modules
-    register_all_modules()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     print(f'device: {args.device} ({torch.get_num_threads()} threads)')
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -160,16 +160,21 @@ def test_figures(model, num_frames: int, device) -> dict:
                 peak_gib=result['peak_gib'])
 
 
+def set_up(threads=None) -> None:
+    """Import mmreviosa from this checkout, register its modules, set torch's CPU threads."""
+    sys.path.insert(0, REPO)
+    from mmreviosa.utils import register_all_modules
+    register_all_modules()
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def main():
     args = parse_args()
-    sys.path.insert(0, REPO)
+    set_up(args.threads)
     from mmreviosa.apis import init_model
     from mmreviosa.builders.intershapes import generate_split
     from mmreviosa.testing.published_layouts import write_qwen2_5_tokenizer
-    from mmreviosa.utils import register_all_modules
-    register_all_modules()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     report = dict(device=torch.cuda.get_device_name(device) if device.type == 'cuda'
                   else f'cpu ({torch.get_num_threads()} threads)', configs={})
