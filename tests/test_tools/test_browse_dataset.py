@@ -95,3 +95,16 @@ def test_arguments_need_a_source_and_something_to_do(tmp_path):
         browse.parse_args(['--not-show', '--output-dir', str(tmp_path)])
     with pytest.raises(SystemExit):
         browse.parse_args(['--data-root', str(tmp_path), '--not-show'])
+
+
+def test_train_phase_of_a_packing_config_shows_each_expression(tmp_path):
+    """The tiny config packs 5 expressions per training item; browsing shows them one by one."""
+    root = str(tmp_path / 'train')
+    write_split(root)
+    out = str(tmp_path / 'gif')
+    tiny = osp.join(REPO, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
+    written = browse.main([tiny, '--phase', 'train', '--data-root', root, '--output-dir', out,
+                           '--not-show', '--display-size', '1'])
+    assert sorted(osp.basename(p) for p in written) == \
+        sorted(f for f in os.listdir(out)) and 'vid_a_0.gif' in os.listdir(out)
+    assert len(written) > 1

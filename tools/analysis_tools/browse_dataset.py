@@ -115,6 +115,8 @@ def build_browse_dataset(args):
         if hasattr(cfg[loader_key]['dataset'], 'to_dict') else dict(cfg[loader_key]['dataset'])
     if args.data_root is not None:
         dataset_cfg['data_root'] = args.data_root
+    if dataset_cfg.get('expressions_per_item', 1) > 1:
+        dataset_cfg['expressions_per_item'] = 1  # each expression shown on its own
     _truncate_dataset_cfg(dataset_cfg)
     return DATASETS.build(dataset_cfg)
 

@@ -191,6 +191,8 @@ def model_and_training_items(config, checkpoint, data_root, cfg_options, reader:
                          "attn_implementation='reviosa_sdpa' (or another registered one)")
     dataset_cfg = model.cfg.train_dataloader.dataset.copy()
     dataset_cfg['pipeline'] = model.cfg.train_pipeline
+    # One expression per item: the probe reads each item's role tokens as one expression's.
+    dataset_cfg['expressions_per_item'] = 1
     if data_root:
         dataset_cfg['data_root'] = data_root
     return model, DATASETS.build(dataset_cfg)
