@@ -15,9 +15,10 @@ from mmreviosa.structures import InterRVOSDataSample
 from mmreviosa.text import ROLE_TOKENS
 
 from .plugin_inputs import AuxLossInputs, RoleAttention
-from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, find_turn_role_positions,
-                         gt_role_masks, repeat_over_frames, role_token_ids_of, supervised_roles,
-                         turn_items, visual_token_positions)
+from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions, gt_role_masks,
+                         repeat_over_frames, role_token_ids_of, supervised_roles,
+                         visual_token_positions)
+from .turns import layout_turns
 
 #: ``test_cfg`` keys and their defaults.
 TEST_CFG_DEFAULTS = dict(max_new_tokens=32, force_answer=None, single_mask_as='actor')
@@ -32,10 +33,10 @@ class ReVIOSaTensorOutput:
             frames of all expressions concatenated, R role tokens.
         role_prompts (Tensor): (E, R, C) prompts given to SAM2.
         role_found (Tensor): (E, R) bool, whether each role token is present.
+        lm_loss (Tensor | None): language-model loss on the answer.
 
     E is the number of expressions: the batch size, or with packed items the sum of
     their turns (in order), each on its item's frames.
-        lm_loss (Tensor | None): language-model loss on the answer.
     """
     mask_logits: torch.Tensor
     role_prompts: torch.Tensor
@@ -210,63 +211,8 @@ class ReVIOSa(CheckpointFactsMixin, BaseModel):
         sequence b). The hidden states come in the MLLM's dtype (bf16 with bf16 weights);
         the projector, a trained module, keeps float32 weights and its own dtype.
         """
-        if items is None:
-            items = torch.arange(positions.shape[0], device=positions.device)
-        role_hidden = hidden[items[:, None], positions]
+        role_hidden = gather_positions(hidden, positions, items)
         return self.projector(role_hidden.to(module_dtype(self.projector)))
-
-    def _find_turns(self, inputs: dict):
-        """Role positions of every expression (turn) and the turn-level inputs.
-
-        Returns:
-            positions, found: (E, R) from :func:`find_turn_role_positions`.
-            items: (E,) the sequence of each expression.
-            capture: (B, Q) positions whose attention rows to capture (each item's turns'
-                role positions, padded), and ``slots`` (E, R) indexing Q.
-            turn_inputs: ``inputs`` per expression: ``input_ids`` (E, L),
-                ``num_frames`` / ``num_key_frames`` (E entries), ``frame_index`` (the
-                frames of each expression in ``sam_pixels``; None without packing).
-        """
-        input_ids = inputs['input_ids']
-        num_turns = list(inputs.get('num_turns') or [1] * input_ids.shape[0])
-        positions, found = find_turn_role_positions(input_ids, self.role_ids, num_turns)
-        items = turn_items(num_turns, input_ids.device)
-        if len(items) == input_ids.shape[0]:  # one expression per item
-            return positions, found, items, positions, None, inputs
-        num_roles = positions.shape[1]
-        width = max(num_turns) * num_roles
-        capture = positions.new_zeros((len(num_turns), width))
-        slots = []
-        row = 0
-        for b, turns in enumerate(num_turns):
-            rows = positions[row:row + turns].flatten()
-            capture[b] = rows[0]  # padding: a valid position whose row is not read
-            capture[b, :rows.numel()] = rows
-            slots.append(torch.arange(rows.numel(), device=positions.device).view(turns, -1))
-            row += turns
-        starts = [0, *accumulate(inputs['num_frames'])]
-        item_list = items.tolist()
-        frame_index = torch.cat([torch.arange(starts[b], starts[b + 1], device=input_ids.device)
-                                 for b in item_list])
-        turn_inputs = dict(inputs, input_ids=input_ids[items],
-                           num_frames=[inputs['num_frames'][b] for b in item_list],
-                           num_key_frames=[inputs['num_key_frames'][b] for b in item_list],
-                           frame_index=frame_index)
-        return positions, found, items, capture, torch.cat(slots), turn_inputs
-
-    @staticmethod
-    def _turn_attention(rows: Optional[torch.Tensor], items: torch.Tensor,
-                        slots: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-        """(B, n_layers, n_heads, Q, L) captured rows -> (E, n_layers, n_heads, R, L)."""
-        if rows is None or slots is None:
-            return rows
-        return rows[items[:, None], :, :, slots].permute(0, 2, 3, 1, 4)
-
-    def _features(self, sam_pixels: torch.Tensor, turn_inputs: dict):
-        """SAM2 features of every frame, encoded once, then laid out per expression."""
-        feats = self.sam2_head.extract_features(sam_pixels)
-        frame_index = turn_inputs.get('frame_index')
-        return feats if frame_index is None else feats.select(frame_index)
 
     def _role_attention(self, rows: torch.Tensor, input_ids: torch.Tensor,
                         num_key_frames: int) -> RoleAttention:
@@ -296,21 +242,20 @@ class ReVIOSa(CheckpointFactsMixin, BaseModel):
     def _forward(self, inputs: dict,
                  data_samples: Optional[List[InterRVOSDataSample]] = None
                  ) -> ReVIOSaTensorOutput:
-        positions, found, items, capture, slots, turn_inputs = self._find_turns(inputs)
+        turns = layout_turns(inputs, self.role_ids)
         out, role_attention = self._run_mllm(
-            inputs, capture_positions=capture if self.point_prompter is not None else None)
-        prompts = self._project_roles(out.hidden_states, positions, items)
-        feats = self._features(inputs['sam_pixels'], turn_inputs)
-        frame_prompts = repeat_over_frames(prompts, turn_inputs['num_frames'])
+            inputs, capture_positions=turns.capture if self.point_prompter is not None else None)
+        prompts = self._project_roles(out.hidden_states, turns.positions, turns.items)
+        feats = turns.features(self.sam2_head.extract_features(inputs['sam_pixels']))
+        frame_prompts = repeat_over_frames(prompts, turns.inputs['num_frames'])
         if self.point_prompter is not None:
             if data_samples is None:
                 raise ValueError('mode="tensor" with a point_prompter needs data_samples '
                                  '(their key_frame_inds place the points)')
             frame_prompts = self._add_attention_points(
-                frame_prompts, self._turn_attention(role_attention, items, slots), turn_inputs,
-                data_samples)
+                frame_prompts, turns.attention(role_attention), turns.inputs, data_samples)
         logits = self.sam2_head.decode(feats, frame_prompts)
-        return ReVIOSaTensorOutput(logits, prompts, found, out.loss)
+        return ReVIOSaTensorOutput(logits, prompts, turns.found, out.loss)
 
     def loss(self, inputs: dict,
              data_samples: List[InterRVOSDataSample]) -> Dict[str, torch.Tensor]:
@@ -326,14 +271,15 @@ class ReVIOSa(CheckpointFactsMixin, BaseModel):
             terms; ``loss_lm``; ``loss_aml`` when the AML is on.
         """
         self._check_token_ids(data_samples)
-        positions, found, items, capture, slots, turn_inputs = self._find_turns(inputs)
+        turns = layout_turns(inputs, self.role_ids)  # expressions: one per turn
+        turn_inputs = turns.inputs
         num_frames = turn_inputs['num_frames']
-        weights = supervised_roles(data_samples, found, self.role_ids)  # (E, R)
-        out, role_attention = self._run_mllm(inputs, capture_positions=capture)
-        role_attention = self._turn_attention(role_attention, items, slots)
-        prompts = self._project_roles(out.hidden_states, positions, items)  # (E, R, C)
+        weights = supervised_roles(data_samples, turns.found, self.role_ids)  # (E, R)
+        out, role_attention = self._run_mllm(inputs, capture_positions=turns.capture)
+        role_attention = turns.attention(role_attention)
+        prompts = self._project_roles(out.hidden_states, turns.positions, turns.items)
 
-        feats = self._features(inputs['sam_pixels'], turn_inputs)
+        feats = turns.features(self.sam2_head.extract_features(inputs['sam_pixels']))
         role_prompts = repeat_over_frames(prompts, num_frames)  # (N, R, C)
         frame_prompts = role_prompts
         if self.point_prompter is not None:

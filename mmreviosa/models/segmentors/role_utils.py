@@ -87,10 +87,16 @@ def turn_items(num_turns: Sequence[int], device=None) -> torch.Tensor:
     return torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
 
 
-def gather_positions(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """(B, L, D) hidden states at (B, R) positions -> (B, R, D)."""
-    index = positions[..., None].expand(-1, -1, hidden.shape[-1])
-    return torch.gather(hidden, 1, index)
+def gather_positions(hidden: torch.Tensor, positions: torch.Tensor,
+                     items: torch.Tensor = None) -> torch.Tensor:
+    """(B, L, D) hidden states at (E, R) positions -> (E, R, D).
+
+    ``items`` (E,): the sequence of each row of ``positions`` (default: row b is sequence b,
+    E = B); several rows may share a sequence (the turns of a packed item).
+    """
+    if items is None:
+        items = torch.arange(positions.shape[0], device=positions.device)
+    return hidden[items[:, None], positions]
 
 
 def visual_token_positions(input_ids: torch.Tensor, image_token_id: int,

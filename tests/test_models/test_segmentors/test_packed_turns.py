@@ -9,6 +9,7 @@ from mmreviosa.datasets import InterRVOSDataset
 from mmreviosa.models.mllm.role_attention import RoleAttentionCapture
 from mmreviosa.models.segmentors.role_utils import (find_turn_role_positions, gt_role_masks,
                                                     repeat_over_frames, visual_token_positions)
+from mmreviosa.models.segmentors.turns import layout_turns
 from mmreviosa.registry import MODELS
 from mmreviosa.text import ACTOR_TOKEN, IMG_CONTEXT_TOKEN, TARGET_TOKEN
 
@@ -113,9 +114,9 @@ def test_each_turns_masks_are_decoded_on_its_frames_and_scored_with_its_own_gt(p
     # A random model attends almost uniformly, so the AML hardly tells rows apart: compare
     # the rows it is given with each turn's own rows directly.
     with torch.no_grad():
-        _, _, items, capture, slots, _ = model._find_turns(inputs)
-        _, captured = model._run_mllm(inputs, capture_positions=capture)
-        turn_rows = model._turn_attention(captured, items, slots)
+        turns = layout_turns(inputs, model.role_ids)
+        _, captured = model._run_mllm(inputs, capture_positions=turns.capture)
+        turn_rows = turns.attention(captured)
     assert turn_rows.shape == torch.cat(rows).shape
     assert torch.allclose(turn_rows, torch.cat(rows), atol=1e-6)
     # The GT association matters: the same logits scored against the turns' GT in another

@@ -22,6 +22,10 @@ def test_gather_positions_picks_rows():
     assert torch.equal(out[0, 1], hidden[0, 3])
     assert torch.equal(out[1, 0], hidden[1, 2])
     assert out.shape == (2, 2, 3)
+    # Rows of several turns of one sequence: row e reads sequence items[e].
+    out = gather_positions(hidden, torch.tensor([[0, 3], [1, 1], [2, 0]]), torch.tensor([0, 0, 1]))
+    assert torch.equal(out[1, 0], hidden[0, 1]) and torch.equal(out[2, 1], hidden[1, 0])
+    assert out.shape == (3, 2, 3)
 
 
 def test_visual_token_positions_checks_counts():
