@@ -29,9 +29,9 @@ mllm_size = 448                   # InternVL-2.5 input
 sam_size = 1024                   # SAM2 input
 num_train_frames = 5              # frames per training item, all read by the MLLM (as Sa2VA)
 num_key_frames = 5                # frames the MLLM reads at test time; SAM2 memory covers the rest
-expressions_per_item = 5          # expressions of a video per training item, as Sa2VA packs them:
-                                  # turns of one conversation, one MLLM forward and one SAM2
-                                  # encoding for all (mmreviosa/datasets/packing.py); 1 = one each
+# Expressions of a video per training item, as Sa2VA packs them: turns of one conversation,
+# one MLLM forward and one SAM2 encoding for all (mmreviosa/datasets/packing.py); 1 = one each.
+expressions_per_item = 5
 num_image_tokens = 256            # (448 / 14) ** 2 * 0.5 ** 2
 max_context = 32768               # Qwen2.5's max_position_embeddings
 max_new_tokens = 32               # longest generated answer

@@ -33,8 +33,9 @@ demo_num_videos = 1000            # training videos `make demo` generates
 frame_size = 64                   # InterShapes frames are 64 x 64
 num_train_frames = 4              # frames sampled per training item (all seen by the MLLM)
 num_key_frames = 4                # frames the MLLM reads at test time
-expressions_per_item = 5          # expressions of a video per training item (turns of one chat;
-                                  # mmreviosa/datasets/packing.py): 3.5 per item on InterShapes
+# Expressions of a video per training item (turns of one chat; mmreviosa/datasets/packing.py):
+# 3.5 per item on average on InterShapes.
+expressions_per_item = 5
 num_image_tokens = 16             # (64 / 8) ** 2 patches * 0.5 ** 2 pixel shuffle
 max_position_embeddings = 512     # the tiny LLM's positions: longer items are rejected
 max_new_tokens = 12               # longest generated answer
