@@ -34,6 +34,8 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'configs', 'reviosa', 'reviosa_tiny_intershapes.py')
+sys.path.insert(0, osp.join(REPO, 'benchmarks'))
+from bench_real_scale import build_config, count_expressions, set_up  # noqa: E402
 
 
 def parse_args():
@@ -60,7 +62,6 @@ def build(name: str, args, tmp: str, data_root: str):
         cfg = Config.fromfile(TINY)
         cfg.train_dataloader.dataset.data_root = data_root
     else:
-        from bench_real_scale import build_config
         from mmreviosa.testing.published_layouts import write_qwen2_5_tokenizer
         tokenizer_dir = osp.join(tmp, 'tokenizer')
         if not osp.isdir(tokenizer_dir):
@@ -81,12 +82,6 @@ def batches(cfg, per_item: int, num: int):
     size = cfg.train_dataloader.batch_size
     return [pseudo_collate([dataset[(i * size + j) % len(dataset)] for j in range(size)])
             for i in range(num)]
-
-
-def count_expressions(batch) -> int:
-    from mmreviosa.structures import PackedDataSamples
-    return sum(len(s) if isinstance(s, PackedDataSamples) else 1
-               for s in batch['data_samples'])
 
 
 def measure(name: str, args, tmp: str, data_root: str) -> dict:
@@ -148,8 +143,6 @@ def through_loader(model, optim_wrapper, cfg, per_item: int, steps: int) -> floa
 
 def main():
     args = parse_args()
-    sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-    from bench_real_scale import set_up
     set_up(args.threads)
     from mmreviosa.builders.intershapes import generate_split
     print(f'device: {args.device} ({torch.get_num_threads()} threads)')

@@ -109,6 +109,13 @@ def build_config(name: str, args, tokenizer_dir: str, data_root: str):
     return cfg
 
 
+def count_expressions(batch) -> int:
+    """Expressions a collated batch supervises: every turn of a packed item counts."""
+    from mmreviosa.structures import PackedDataSamples
+    return sum(len(s) if isinstance(s, PackedDataSamples) else 1
+               for s in batch['data_samples'])
+
+
 def train_figures(model, cfg, device, num_iters: int) -> dict:
     from mmengine.dataset import pseudo_collate
     from mmengine.optim import build_optim_wrapper
@@ -120,14 +127,12 @@ def train_figures(model, cfg, device, num_iters: int) -> dict:
                                for j in range(batch_size)]) for i in range(num_iters)]
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     model.train()
-    from mmreviosa.structures import PackedDataSamples
     times, tokens, expressions, result = [], [], [], {}
     with peak_memory(device, result):
         for batch in batches:
             inputs = batch['inputs']  # pseudo_collate: a dict of per-item lists
             tokens.append(sum(len(ids) for ids in inputs['input_ids']))
-            expressions.append(sum(len(s) if isinstance(s, PackedDataSamples) else 1
-                                   for s in batch['data_samples']))
+            expressions.append(count_expressions(batch))
             _sync(device)
             start = time.perf_counter()
             losses = model.train_step(batch, optim_wrapper)

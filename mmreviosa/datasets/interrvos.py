@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from mmreviosa.datasets.layouts import get_layout, parse_expression, resolve_ann_file
-from mmreviosa.datasets.packing import group_expressions
+from mmreviosa.datasets.packing import expressions_of, group_expressions
 from mmreviosa.datasets.pickled_store import PickledStore
 from mmreviosa.fileio import (VIDEO_EXTENSIONS, InvalidAnnotationError, check_expression_masks,
                               check_frame_names, check_pair, count_video_frames,
@@ -337,7 +337,7 @@ class InterRVOSDataset(BaseDataset):
         info['frame_paths'] = None if video['frame_dir'] is None else [
             osp.join(video['frame_dir'], n + self.frame_ext) for n in names]
         if info['mask_format'] == 'rle':
-            for expression in info.get('turns') or [info]:
+            for expression in expressions_of(info):
                 expression['actor_rles'] = [self._mask_store[a] for a in expression['anno_id']]
                 expression['target_rles'] = [self._mask_store[a]
                                              for a in expression['target_anno_id']]
@@ -364,7 +364,7 @@ class InterRVOSDataset(BaseDataset):
         index = {}
         for idx in range(len(self)):
             item = self.get_raw_item(idx)
-            for expression in item.get('turns') or [item]:
+            for expression in expressions_of(item):
                 index[(item['video_id'], expression['exp_id'])] = idx
         return index
 

@@ -23,6 +23,12 @@ def is_packed(results: Dict) -> bool:
     return results.get('turns') is not None
 
 
+def expressions_of(results: Dict) -> List[Dict]:
+    """The dicts holding an item's expression fields: each turn of a packed item, or the
+    item itself (modifying them modifies the item)."""
+    return results['turns'] if is_packed(results) else [results]
+
+
 def turn_views(results: Dict) -> Iterator[Dict]:
     """Each turn of a packed item as a full item: the shared fields overlaid with the
     turn's own (a new dict; write results back into ``results['turns'][k]``)."""

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional
 import torch
 from mmcv.transforms import BaseTransform
 
-from mmreviosa.datasets.packing import is_packed
+from mmreviosa.datasets.packing import expressions_of
 from mmreviosa.registry import TRANSFORMS
 from mmreviosa.text import (CHAT_FORMATS, CHAT_TEMPLATE, IGNORE_INDEX, build_answer,
                             build_chat_prompt, build_followup_prompt, build_question,
@@ -71,7 +71,7 @@ class TokenizeConversation(BaseTransform):
         return self.tokenizer(text, add_special_tokens=False)['input_ids']
 
     def transform(self, results: Dict) -> Dict:
-        turns = results['turns'] if is_packed(results) else [results]
+        turns = expressions_of(results)
         if len(turns) > 1 and not self.with_answer:
             raise ValueError(f'video {results.get("video_id")} expressions '
                              f'{results.get("exp_id")}: a packed item is a training item '

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
+from mmreviosa.datasets.packing import is_packed, turn_views
 from mmreviosa.registry import TRANSFORMS
 from mmreviosa.structures.data_sample import InterRVOSDataSample, PackedDataSamples
 
@@ -77,9 +78,9 @@ class PackInterRVOSInputs(BaseTransform):
             raise ValueError(f'mllm_pixels has {inputs["mllm_pixels"].shape[0]} frames, '
                              f'key_frame_inds {len(results["key_frame_inds"])}')
 
-        if results.get('turns') is not None:
-            samples = PackedDataSamples(self._data_sample({**results, **turn}, num_frames)
-                                        for turn in results['turns'])
+        if is_packed(results):
+            samples = PackedDataSamples(self._data_sample(view, num_frames)
+                                        for view in turn_views(results))
             return dict(inputs=inputs, data_samples=samples)
         return dict(inputs=inputs, data_samples=self._data_sample(results, num_frames))
 

@@ -10,6 +10,7 @@ from typing import Dict, Optional
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from mmreviosa.datasets.packing import expressions_of
 from mmreviosa.registry import TRANSFORMS
 
 _PIL_FILTERS = ('nearest', 'bilinear', 'bicubic', 'area', 'lanczos')
@@ -157,7 +158,7 @@ class VideoHorizontalFlip(BaseTransform):
             return results
         results['frames'] = np.ascontiguousarray(results['frames'][:, :, ::-1])
         # A packed item (mmreviosa.datasets.packing) flips every turn with its frames.
-        for expression in results.get('turns') or [results]:
+        for expression in expressions_of(results):
             for key in ('gt_actor_masks', 'gt_target_masks'):
                 if expression.get(key) is not None:
                     expression[key] = np.ascontiguousarray(expression[key][:, :, ::-1])

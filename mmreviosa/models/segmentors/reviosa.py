@@ -16,8 +16,8 @@ from mmreviosa.text import ROLE_TOKENS
 
 from .plugin_inputs import AuxLossInputs, RoleAttention
 from .role_utils import (MODE_ROLE_TOKENS, find_role_positions, gather_positions, gt_role_masks,
-                         repeat_over_frames, role_token_ids_of, supervised_roles,
-                         visual_token_positions)
+                         key_frame_masks, repeat_over_frames, role_token_ids_of,
+                         supervised_roles, visual_token_positions)
 from .turns import layout_turns
 
 #: ``test_cfg`` keys and their defaults.
@@ -35,8 +35,7 @@ class ReVIOSaTensorOutput:
         role_found (Tensor): (E, R) bool, whether each role token is present.
         lm_loss (Tensor | None): language-model loss on the answer.
 
-    E is the number of expressions: the batch size, or with packed items the sum of
-    their turns (in order), each on its item's frames.
+    E: the expressions, one per item or each turn of packed items, in order.
     """
     mask_logits: torch.Tensor
     role_prompts: torch.Tensor
@@ -62,6 +61,11 @@ class ReVIOSa(CheckpointFactsMixin, BaseModel):
     the answer, the SAM2 head's mask CE + Dice per role, and the Attention Mask
     Loss between each role token's attention over the visual tokens and its GT
     mask. ``role_mode='single'`` is the single-[SEG] baseline (one mask, the actor).
+
+    Training items may pack several expressions of a video as turns of one conversation
+    (``inputs['num_turns']``, :mod:`~mmreviosa.models.segmentors.turns`): the MLLM and SAM2's
+    image encoder run once per item, every loss once per expression (the LM loss over all
+    answers' tokens); a turn's role tokens see the earlier turns, never the later ones.
 
     Optional plug-ins (:mod:`~mmreviosa.models.segmentors.plugin_inputs` says how they
     are called; :mod:`mmreviosa.models.training_aids` has the ones the tiny configs use)
@@ -261,10 +265,6 @@ class ReVIOSa(CheckpointFactsMixin, BaseModel):
              data_samples: List[InterRVOSDataSample]) -> Dict[str, torch.Tensor]:
         """Teacher-forced training step.
 
-        Every expression of the batch (each turn of a packed item) counts as one sample:
-        the losses are the same means over expressions as for a batch of one-expression
-        items, and the LM loss is the mean over all answer tokens.
-
         Returns:
             dict: per role ``loss_{role}_mask`` and ``loss_{role}_dice`` (role =
             actor/target, or seg for the single-token baseline); the auxiliary losses'
@@ -303,32 +303,27 @@ class ReVIOSa(CheckpointFactsMixin, BaseModel):
         if out.loss is not None:
             losses['loss_lm'] = out.loss * self.lm_loss_weight
         if self.loss_aml is not None:
-            losses['loss_aml'] = self._aml_loss(role_attention, turn_inputs['input_ids'],
-                                                turn_inputs, gt, weights, data_samples)
+            losses['loss_aml'] = self._aml_loss(role_attention, turn_inputs, gt, weights,
+                                                data_samples)
         return losses
 
-    def _aml_loss(self, role_attention: torch.Tensor, input_ids: torch.Tensor, inputs: dict,
-                  gt: torch.Tensor, weights: torch.Tensor,
-                  data_samples: List[InterRVOSDataSample]) -> torch.Tensor:
+    def _aml_loss(self, role_attention: torch.Tensor, inputs: dict, gt: torch.Tensor,
+                  weights: torch.Tensor, data_samples: List[InterRVOSDataSample]
+                  ) -> torch.Tensor:
         """Attention Mask Loss over the key frames of each sample.
 
         Args:
             role_attention: (B, n_layers, n_heads, R, L) captured attention rows.
+            inputs: ``input_ids``, ``num_frames`` and ``num_key_frames`` of each sample.
             gt: (sum T_b, R, S, S) GT masks of every frame.
             weights: (B, R) supervised roles.
         """
         tokens_per_frame = self.mllm.num_image_tokens
         num_key = inputs['num_key_frames']
-        visual_pos = visual_token_positions(input_ids, self.mllm.image_token_id,
+        visual_pos = visual_token_positions(inputs['input_ids'], self.mllm.image_token_id,
                                             [k * tokens_per_frame for k in num_key])
         grid = int(round(tokens_per_frame ** 0.5))
-        # GT masks of the key frames: (B, R, K, S, S)
-        starts = [0, *accumulate(inputs['num_frames'])][:-1]
-        key_masks = []
-        for b, sample in enumerate(data_samples):
-            idx = torch.as_tensor(sample.key_frame_inds, device=gt.device) + starts[b]
-            key_masks.append(gt[idx].transpose(0, 1))
-        key_masks = torch.stack(key_masks)
+        key_masks = key_frame_masks(gt, data_samples, inputs['num_frames'])
         return self.loss_aml(role_attention, visual_pos, key_masks, weights > 0,
                              (num_key[0], grid, grid))
 

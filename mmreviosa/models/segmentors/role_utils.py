@@ -1,4 +1,5 @@
 """Role-token bookkeeping of ReVIOSa: positions, hidden states, attention, GT per frame."""
+from itertools import accumulate
 from typing import Dict, List, Sequence, Tuple
 
 import torch
@@ -23,13 +24,17 @@ def find_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int]
         found (Tensor): (B, R) bool.
     """
     assert input_ids.dim() == 2, f'input_ids must be (B, L), got {tuple(input_ids.shape)}'
-    hits = torch.stack([input_ids == rid for rid in role_ids], dim=1)  # (B, R, L)
+    return _first_hits(torch.stack([input_ids == rid for rid in role_ids], dim=1))
+
+
+def _first_hits(hits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(N, R, L) bool -> the first hit of each row and whether there is one, (N, R) each;
+    a row without a hit takes the first hit of its sibling rows (or 0)."""
     found = hits.any(dim=-1)
     positions = hits.float().argmax(dim=-1)  # first hit; 0 when absent
     fallback = torch.where(found.any(dim=1), positions.masked_fill(~found, 10**9).min(dim=1).values,
                            torch.zeros_like(positions[:, 0]))
-    positions = torch.where(found, positions, fallback[:, None])
-    return positions, found
+    return torch.where(found, positions, fallback[:, None]), found
 
 
 def find_turn_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int],
@@ -59,26 +64,19 @@ def find_turn_role_positions(input_ids: torch.Tensor, role_ids: Sequence[int],
         return find_role_positions(input_ids, role_ids)
     length = input_ids.shape[1]
     hits = torch.stack([input_ids == rid for rid in role_ids], dim=1)  # (B, R, L)
-    # Turn starts: 0, then the 2nd, 3rd... occurrence of the first role token.
-    turn_ends = []  # (B,) lists of exclusive ends
-    starts = []
+    # Turn starts: 0, then the 2nd, 3rd... occurrence of the first role token (E in all).
+    starts, turn_ends = [], []
     for b, turns in enumerate(num_turns):
         marks = hits[b, 0].nonzero().flatten().tolist()[1:turns]
         bounds = [0, *marks] + [length] * (turns - 1 - len(marks))
         starts.extend(bounds)
         turn_ends.extend(bounds[1:] + [length])
-    item = torch.repeat_interleave(torch.arange(len(num_turns), device=input_ids.device),
-                                   torch.as_tensor(list(num_turns), device=input_ids.device))
+    item = turn_items(num_turns, input_ids.device)
     index = torch.arange(length, device=input_ids.device)
     start = torch.as_tensor(starts, device=input_ids.device)[:, None]
     end = torch.as_tensor(turn_ends, device=input_ids.device)[:, None]
     in_turn = (index >= start) & (index < end)  # (E, L)
-    turn_hits = hits[item] & in_turn[:, None]  # (E, R, L)
-    found = turn_hits.any(dim=-1)
-    positions = turn_hits.float().argmax(dim=-1)
-    fallback = torch.where(found.any(dim=1), positions.masked_fill(~found, 10**9).min(dim=1).values,
-                           torch.zeros_like(positions[:, 0]))
-    return torch.where(found, positions, fallback[:, None]), found
+    return _first_hits(hits[item] & in_turn[:, None])  # (E, R, L) hits within each turn
 
 
 def turn_items(num_turns: Sequence[int], device=None) -> torch.Tensor:
@@ -170,6 +168,18 @@ def gt_role_masks(data_samples: Sequence[InterRVOSDataSample], num_roles: int, s
         per_sample.append(F.interpolate(masks, size=(size, size), mode='bilinear',
                                         align_corners=False))
     return torch.cat(per_sample, dim=0)
+
+
+def key_frame_masks(gt: torch.Tensor, data_samples: Sequence[InterRVOSDataSample],
+                    num_frames: Sequence[int]) -> torch.Tensor:
+    """(sum T_b, R, S, S) GT masks of every frame -> (B, R, K, S, S) those of each sample's
+    key frames (``key_frame_inds``, K of them in every sample)."""
+    starts = [0, *accumulate(num_frames)][:-1]
+    key_masks = []
+    for start, sample in zip(starts, data_samples):
+        idx = torch.as_tensor(sample.key_frame_inds, device=gt.device) + start
+        key_masks.append(gt[idx].transpose(0, 1))
+    return torch.stack(key_masks)
 
 
 def supervised_roles(data_samples: Sequence[InterRVOSDataSample], found: torch.Tensor,
